@@ -1,0 +1,26 @@
+# GQN: `make test` runs the test suite, `make demo` renders a small rooms dataset,
+# trains the tiny preset on it and evaluates it. Both create .venv when needed.
+
+# TensorFlow with tf.estimator exists for Python 3.9-3.11 (TF 2.15) and <= 3.7 (TF 1.15).
+PYTHON ?= $(shell for p in python3.11 python3.10 python3.9 python3 python3.7; do \
+	$$p -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 9) <= v <= (3, 11) or v <= (3, 7) else 1)' \
+	>/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: test demo bench venv clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@if [ -z "$(PYTHON)" ]; then echo "No supported Python found: GQN needs Python 3.9-3.11 (TensorFlow 2.15) or <= 3.7 (TensorFlow 1.15); install one or pass PYTHON=/path/to/python."; exit 1; fi
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+test: venv
+	$(PY) -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) runs
