@@ -1,0 +1,69 @@
+"""GQN scene encoders: the 'tower' and 'pool' networks of Eslami et al. (2018), Fig. S1.
+
+Each context view (x^k, v^k) is encoded to r^k; the scene representation is their sum,
+r = sum_k r^k. Layer names follow tf-gqn (`conv2d`, `conv2d_1`, ... in creation order),
+so its snapshots restore unchanged.
+"""
+
+import tensorflow.compat.v1 as tf
+
+from gqn import gqn_utils
+
+
+def _tower(frames, poses, channels):
+  """The tower network applied to a batch of views.
+
+  Args:
+    frames: [N, H, W, 3] images in [0, 1].
+    poses: [N, 7] camera poses.
+    channels: output channels C (256 in the paper); residual branches have C // 2.
+
+  Returns:
+    [N, H / 4, W / 4, C] per-view representations.
+  """
+  relu = tf.nn.relu
+  half = channels // 2
+  frame_channels = frames.shape.as_list()[-1]
+  pose_channels = poses.shape.as_list()[-1]
+  net = gqn_utils.Conv2D('conv2d', frame_channels, channels, 2, 2, 'VALID', activation=relu)(
+      frames)  # H/2 x W/2 x C
+  skip = gqn_utils.Conv2D('conv2d_1', channels, half, 1)(net)
+  net = gqn_utils.Conv2D('conv2d_2', channels, half, 3, activation=relu)(net) + skip
+  net = gqn_utils.Conv2D('conv2d_3', half, channels, 2, 2, 'VALID', activation=relu)(
+      net)  # H/4 x W/4 x C
+  height, width = net.shape.as_list()[1:3]
+  net = tf.concat([net, gqn_utils.broadcast_pose(poses, height, width)], axis=-1)  # C + 7
+  skip = gqn_utils.Conv2D('conv2d_4', channels + pose_channels, half, 1)(net)
+  net = gqn_utils.Conv2D('conv2d_5', channels + pose_channels, half, 3, activation=relu)(
+      net) + skip
+  net = gqn_utils.Conv2D('conv2d_6', half, channels, 3, activation=relu)(net)
+  return gqn_utils.Conv2D('conv2d_7', channels, channels, 1, activation=relu)(net)
+
+
+def encode_scene(context_frames, context_poses, enc_type, channels):
+  """Encodes K context views of each scene into one representation r.
+
+  Args:
+    context_frames: [B, K, H, W, 3] context images x^k in [0, 1].
+    context_poses: [B, K, 7] context cameras v^k.
+    enc_type: 'pool' (r is 1 x 1 x C, averaged over space) or 'tower' (r is
+      H/4 x W/4 x C).
+    channels: C, the representation's channels (ENC_CHANNELS).
+
+  Returns:
+    r: [B, 1, 1, C] for 'pool', [B, H/4, W/4, C] for 'tower'.
+  """
+  _, num_views, height, width, frame_channels = context_frames.shape.as_list()
+  pose_channels = context_poses.shape.as_list()[-1]
+  batch = tf.shape(context_frames)[0]
+  # The K views are one batch of B * K for the network.
+  frames = tf.reshape(context_frames, [-1, height, width, frame_channels])
+  poses = tf.reshape(context_poses, [-1, pose_channels])
+  scope = {'pool': 'PoolEncoder', 'tower': 'TowerEncoder'}[enc_type]
+  with tf.variable_scope(scope):
+    net = _tower(frames, poses, channels)
+    if enc_type == 'pool':
+      net = tf.reduce_mean(net, axis=[1, 2], keepdims=True)  # 1 x 1 x C
+  out_height, out_width = net.shape.as_list()[1:3]
+  net = tf.reshape(net, tf.stack([batch, num_views, out_height, out_width, channels]))
+  return tf.reduce_sum(net, axis=1)

@@ -1,0 +1,138 @@
+"""The GQN `model_fn` for `tf.estimator`: one function for TRAIN, EVAL and PREDICT."""
+
+import os
+import time
+
+import tensorflow.compat.v1 as tf
+
+from gqn import gqn_graph
+from gqn import gqn_objective
+from gqn import gqn_utils
+
+ModeKeys = tf.estimator.ModeKeys
+
+
+class TrainLogHook(tf.train.SessionRunHook):
+  """Logs loss, L2 and steps/s every `every_n_steps` steps in one line."""
+
+  def __init__(self, tensors, every_n_steps):
+    """`tensors`: dict name -> scalar tensor; must include 'step'."""
+    self._tensors = tensors
+    self._every_n_steps = max(1, int(every_n_steps))
+    self._last = None
+
+  def begin(self):
+    self._last = None
+    self._count = 0
+
+  def before_run(self, run_context):
+    self._count += 1
+    if self._count % self._every_n_steps == 0 or self._last is None:
+      return tf.train.SessionRunArgs(self._tensors)
+    return None
+
+  def after_run(self, run_context, run_values):
+    values = run_values.results
+    if not values:
+      return
+    now = time.time()
+    rate = ''
+    if self._last is not None:
+      last_time, last_step = self._last
+      if now > last_time:
+        rate = ', %.2f steps/s' % ((values['step'] - last_step) / (now - last_time))
+    self._last = (now, values['step'])
+    parts = ', '.join('%s %.5g' % (name, value) for name, value in sorted(values.items())
+                      if name != 'step')
+    tf.logging.info('step %d: %s%s', values['step'], parts, rate)
+
+
+def _image_summaries(name, images, max_outputs=3):
+  tf.summary.image(name, tf.clip_by_value(images, 0.0, 1.0), max_outputs=max_outputs)
+
+
+def _debug_summaries(features, labels, view, view_name, scalars):
+  """Pictures and scalars for TensorBoard (`--debug`)."""
+  context = features.context.frames
+  num_views = context.shape.as_list()[1]
+  # The first scene's context views side by side: [1, H, K * W, 3].
+  _image_summaries('context_frames', tf.concat(tf.unstack(context[:1], axis=1), axis=2), 1)
+  _image_summaries('target', labels)
+  _image_summaries(view_name, view.mu_target)
+  # The DRAW canvas sequence of the first scene, eta_g(u_l) for l = 1..L, left to right.
+  _image_summaries('canvas_sequence', tf.concat([c[:1] for c in view.canvas_images], axis=2), 1)
+  for name, value in scalars.items():
+    tf.summary.scalar(name, value)
+  del num_views
+
+
+def gqn_draw_model_fn(features, labels, mode, params, config=None):
+  """Estimator model_fn of the GQN with the DRAW renderer.
+
+  Args:
+    features: Query(context=Context(frames [B, K, H, W, 3], cameras [B, K, 7]),
+      query_camera [B, 7]).
+    labels: [B, H, W, 3] target frames (None in PREDICT).
+    mode: a tf.estimator.ModeKeys value.
+    params: dict with 'gqn_params' (a GQNConfig) and optionally 'debug' (bool, image and
+      scalar summaries) and 'log_steps' (int, the interval of the training log line).
+    config: the Estimator's RunConfig (optional; used for the eval summary directory).
+
+  Returns:
+    tf.estimator.EstimatorSpec. TRAIN: loss (the negative ELBO) and the Adam train op.
+    EVAL: loss and the metrics elbo, target_llh, kl (posterior path), l2 (generated mean
+    vs target, prior path) and l2_posterior. PREDICT: 'predicted_mean', [B, H, W, 3].
+  """
+  gqn_config = params['gqn_params']
+  debug = params.get('debug', False)
+  global_step = tf.train.get_or_create_global_step()
+  context = features.context
+  outputs = gqn_graph.gqn_draw(
+      features.query_camera, context.frames, context.cameras, gqn_config,
+      target_frame=None if mode == ModeKeys.PREDICT else labels,
+      generate=mode != ModeKeys.TRAIN)
+
+  if mode == ModeKeys.PREDICT:
+    predictions = {'predicted_mean': outputs.generation.mu_target}
+    return tf.estimator.EstimatorSpec(
+        mode, predictions=predictions,
+        export_outputs={'predict': tf.estimator.export.PredictOutput(predictions)})
+
+  posterior = outputs.posterior
+  sigma = gqn_utils.pixel_sigma(global_step, gqn_config)
+  elbo = gqn_objective.gqn_draw_elbo(labels, posterior.mu_target, sigma,
+                                     posterior.steps.posteriors, posterior.steps.priors)
+  l2_posterior = tf.reduce_mean(tf.squared_difference(labels, posterior.mu_target))
+
+  if mode == ModeKeys.TRAIN:
+    lr = gqn_utils.learning_rate(global_step, gqn_config)
+    optimizer = tf.train.AdamOptimizer(lr, beta1=0.9, beta2=0.999, epsilon=1e-8)
+    train_op = optimizer.minimize(elbo.elbo, global_step=global_step)
+    if debug:
+      _debug_summaries(features, labels, posterior, 'posterior_mean', {
+          'target_llh': elbo.target_llh, 'kl': elbo.kl, 'learning_rate': lr,
+          'pixel_sigma': sigma, 'l2': l2_posterior})
+    log_hook = TrainLogHook({'step': global_step, 'loss': elbo.elbo, 'l2': l2_posterior},
+                            params.get('log_steps', 100))
+    return tf.estimator.EstimatorSpec(mode, loss=elbo.elbo, train_op=train_op,
+                                      training_hooks=[log_hook])
+
+  l2_generation = tf.reduce_mean(tf.squared_difference(labels, outputs.generation.mu_target))
+  metrics = {
+      'elbo': tf.metrics.mean(elbo.elbo),
+      'target_llh': tf.metrics.mean(elbo.target_llh),
+      'kl': tf.metrics.mean(elbo.kl),
+      'l2': tf.metrics.mean(l2_generation),
+      'l2_posterior': tf.metrics.mean(l2_posterior),
+  }
+  hooks = []
+  if debug:
+    _debug_summaries(features, labels, outputs.generation, 'generated_mean', {
+        'target_llh': elbo.target_llh, 'kl': elbo.kl, 'pixel_sigma': sigma,
+        'l2': l2_generation})
+    if config is not None and config.model_dir:
+      hooks.append(tf.train.SummarySaverHook(
+          save_steps=1, output_dir=os.path.join(config.model_dir, 'eval_debug'),
+          summary_op=tf.summary.merge_all()))
+  return tf.estimator.EstimatorSpec(mode, loss=elbo.elbo, eval_metric_ops=metrics,
+                                    evaluation_hooks=hooks)

@@ -1,0 +1,176 @@
+"""GQN model configuration: one namedtuple, its defaults, and named presets.
+
+`GQNConfig` is the single source of truth for every size and schedule of the model.
+Its first 24 fields, their order and their defaults are those of tf-gqn's
+`GQN_DEFAULT_CONFIG`, so the `gqn_config.json` of a tf-gqn snapshot loads unchanged.
+Fields added after them keep tf-gqn's behaviour at their defaults.
+
+Derived sizes are computed by `create_gqn_config`, never kept in sync by hand:
+  ENC_HEIGHT, ENC_WIDTH = IMG_HEIGHT // 4, IMG_WIDTH // 4  (two stride-2 convolutions)
+  INFERENCE_INPUT_CHANNELS = ENC_CHANNELS + POSE_CHANNELS  (r and the tiled query pose)
+  GENERATOR_INPUT_CHANNELS = INFERENCE_INPUT_CHANNELS + Z_CHANNELS
+"""
+
+import collections
+import json
+
+_FIELDS = (
+    'IMG_HEIGHT', 'IMG_WIDTH', 'IMG_CHANNELS', 'POSE_CHANNELS', 'CONTEXT_SIZE',
+    'ENC_TYPE', 'ENC_HEIGHT', 'ENC_WIDTH', 'ENC_CHANNELS',
+    'LSTM_OUTPUT_CHANNELS', 'LSTM_CANVAS_CHANNELS', 'LSTM_KERNEL_SIZE', 'Z_CHANNELS',
+    'GENERATOR_INPUT_CHANNELS', 'INFERENCE_INPUT_CHANNELS', 'SEQ_LENGTH',
+    'ETA_INTERNAL_KERNEL_SIZE', 'ETA_EXTERNAL_KERNEL_SIZE', 'ANNEAL_SIGMA_TAU',
+    'GENERATOR_SIGMA_ALPHA', 'GENERATOR_SIGMA_BETA', 'ANNEAL_LR_TAU',
+    'ADAM_LR_ALPHA', 'ADAM_LR_BETA',
+    # Fields below are this project's; their defaults reproduce tf-gqn.
+    # PRIOR_BEFORE_UPDATE: take the training prior pi_l from h_g before the generator
+    # update of step l, as the paper (and generation) does. tf-gqn took it from the
+    # updated h_g, and its snapshots were trained that way, so it is off by default.
+    'PRIOR_BEFORE_UPDATE',
+)
+
+GQNConfig = collections.namedtuple('GQNConfig', _FIELDS)
+
+_DERIVED = ('ENC_HEIGHT', 'ENC_WIDTH', 'GENERATOR_INPUT_CHANNELS', 'INFERENCE_INPUT_CHANNELS')
+ENCODER_TYPES = ('pool', 'tower')
+
+
+def _derive(config):
+  """Returns `config` with the derived sizes computed from the free ones."""
+  inference_channels = config.ENC_CHANNELS + config.POSE_CHANNELS
+  return config._replace(
+      ENC_HEIGHT=config.IMG_HEIGHT // 4,
+      ENC_WIDTH=config.IMG_WIDTH // 4,
+      INFERENCE_INPUT_CHANNELS=inference_channels,
+      GENERATOR_INPUT_CHANNELS=inference_channels + config.Z_CHANNELS)
+
+
+_DEFAULT_CONFIG = _derive(GQNConfig(
+    IMG_HEIGHT=64, IMG_WIDTH=64, IMG_CHANNELS=3, POSE_CHANNELS=7, CONTEXT_SIZE=5,
+    ENC_TYPE='pool', ENC_HEIGHT=None, ENC_WIDTH=None, ENC_CHANNELS=256,
+    LSTM_OUTPUT_CHANNELS=256, LSTM_CANVAS_CHANNELS=256, LSTM_KERNEL_SIZE=5, Z_CHANNELS=64,
+    GENERATOR_INPUT_CHANNELS=None, INFERENCE_INPUT_CHANNELS=None, SEQ_LENGTH=8,
+    ETA_INTERNAL_KERNEL_SIZE=5, ETA_EXTERNAL_KERNEL_SIZE=1, ANNEAL_SIGMA_TAU=200000,
+    GENERATOR_SIGMA_ALPHA=2.0, GENERATOR_SIGMA_BETA=0.7, ANNEAL_LR_TAU=1600000,
+    ADAM_LR_ALPHA=5e-4, ADAM_LR_BETA=5e-5,
+    PRIOR_BEFORE_UPDATE=False))
+
+
+def _validate(config):
+  """Raises ValueError naming the first field whose value cannot build a GQN."""
+  if config.ENC_TYPE not in ENCODER_TYPES:
+    raise ValueError('ENC_TYPE is %r; it must be one of %s.' % (config.ENC_TYPE, ENCODER_TYPES))
+  for name in ('IMG_HEIGHT', 'IMG_WIDTH'):
+    size = getattr(config, name)
+    if not isinstance(size, int) or size < 4 or size % 4:
+      raise ValueError('%s is %r; it must be a positive multiple of 4 (the encoder and the '
+                       'canvas work at a quarter of the image size).' % (name, size))
+  for name in ('IMG_CHANNELS', 'POSE_CHANNELS', 'CONTEXT_SIZE', 'ENC_CHANNELS',
+               'LSTM_OUTPUT_CHANNELS', 'LSTM_CANVAS_CHANNELS', 'LSTM_KERNEL_SIZE',
+               'Z_CHANNELS', 'SEQ_LENGTH', 'ETA_INTERNAL_KERNEL_SIZE',
+               'ETA_EXTERNAL_KERNEL_SIZE', 'ANNEAL_SIGMA_TAU', 'ANNEAL_LR_TAU'):
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+      raise ValueError('%s is %r; it must be a positive integer.' % (name, value))
+  if config.ENC_CHANNELS % 2:
+    raise ValueError('ENC_CHANNELS is %d; it must be even (the encoder\'s residual '
+                     'branches have ENC_CHANNELS // 2 channels).' % config.ENC_CHANNELS)
+  for name in ('GENERATOR_SIGMA_ALPHA', 'GENERATOR_SIGMA_BETA', 'ADAM_LR_ALPHA', 'ADAM_LR_BETA'):
+    value = getattr(config, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+      raise ValueError('%s is %r; it must be a positive number.' % (name, value))
+  if not isinstance(config.PRIOR_BEFORE_UPDATE, bool):
+    raise ValueError('PRIOR_BEFORE_UPDATE is %r; it must be true or false.'
+                     % (config.PRIOR_BEFORE_UPDATE,))
+  return config
+
+
+def create_gqn_config(custom_params=None, base=None):
+  """Builds a GQNConfig from the defaults (or `base`) and the keys of `custom_params`.
+
+  Args:
+    custom_params: dict of field name -> value. Keys that are not fields are ignored
+      (as tf-gqn did). Derived sizes are recomputed; a given derived size that
+      disagrees with the computed one is an error.
+    base: GQNConfig to start from instead of the default (e.g. a preset).
+
+  Returns:
+    A validated GQNConfig.
+
+  Raises:
+    ValueError: a value cannot build a GQN; the message names the field.
+  """
+  config = base if base is not None else _DEFAULT_CONFIG
+  custom_params = dict(custom_params or {})
+  known = {k: v for k, v in custom_params.items() if k in GQNConfig._fields}
+  # JSON has no tuples and writes floats like 2.0 as such; ints stay ints.
+  config = _derive(config._replace(**known))
+  for name in _DERIVED:
+    if name in known and known[name] != getattr(config, name):
+      raise ValueError(
+          '%s is %r, but the other sizes make it %r; it is derived, leave it out.'
+          % (name, known[name], getattr(config, name)))
+  return _validate(config)
+
+
+def default_config():
+  """The tf-gqn default (GQN_SPEC.md): 64x64 images, pool encoder, 8 DRAW steps."""
+  return _DEFAULT_CONFIG
+
+
+def tiny_config():
+  """A small GQN for tests and the demo: 32x32 images, 4 DRAW steps, few channels.
+
+  Its schedules are shortened so that a few thousand steps anneal the pixel sigma and
+  the learning rate fully.
+  """
+  return create_gqn_config(dict(
+      IMG_HEIGHT=32, IMG_WIDTH=32, ENC_CHANNELS=64, LSTM_OUTPUT_CHANNELS=32,
+      LSTM_CANVAS_CHANNELS=32, LSTM_KERNEL_SIZE=3, Z_CHANNELS=8, SEQ_LENGTH=4,
+      ETA_INTERNAL_KERNEL_SIZE=3, ANNEAL_SIGMA_TAU=3000, ANNEAL_LR_TAU=20000,
+      ADAM_LR_ALPHA=1e-3, ADAM_LR_BETA=1e-4))
+
+
+PRESETS = collections.OrderedDict([('default', default_config), ('tiny', tiny_config)])
+
+
+def preset(name):
+  """Returns the named preset config ('default' or 'tiny')."""
+  if name not in PRESETS:
+    raise ValueError('Unknown preset %r; choose one of: %s.' % (name, ', '.join(PRESETS)))
+  return PRESETS[name]()
+
+
+def config_to_json(config):
+  """Serialises a config as the `gqn_config.json` of a model directory."""
+  return json.dumps(config._asdict(), indent=2, sort_keys=False)
+
+
+def config_from_json(text, source='gqn_config.json'):
+  """Parses a `gqn_config.json`, refusing unknown keys and wrongly typed values.
+
+  Unlike `create_gqn_config` (which ignores unknown keys, as tf-gqn did), a config file
+  in a model directory is this project's own record of a run, so a key it does not know
+  is a typo or a file from elsewhere and is reported.
+
+  Raises:
+    ValueError: the text is not a JSON object, has an unknown key or a wrong type.
+  """
+  try:
+    values = json.loads(text)
+  except ValueError as error:
+    raise ValueError('%s is not valid JSON (%s).' % (source, error))
+  if not isinstance(values, dict):
+    raise ValueError('%s must hold a JSON object of GQNConfig fields.' % source)
+  for key, value in values.items():
+    if key not in GQNConfig._fields:
+      raise ValueError('%s has an unknown key %r; valid keys are GQNConfig fields: %s.'
+                       % (source, key, ', '.join(GQNConfig._fields)))
+    expected = type(getattr(_DEFAULT_CONFIG, key))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+      values[key] = float(value)
+    elif value is not None and not isinstance(value, expected) or (
+        expected is int and isinstance(value, bool)):
+      raise ValueError('%s: key %r is %r (%s); it must be %s.'
+                       % (source, key, value, type(value).__name__, expected.__name__))
+  return create_gqn_config(values)
