@@ -1,0 +1,288 @@
+"""Per-module behaviour of the GQN: config, schedules, objective, shapes, model_fn, learning."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+from data_provider.gqn_tfr_provider import Context, Query
+from gqn import gqn_draw
+from gqn import gqn_encoder
+from gqn import gqn_graph
+from gqn import gqn_model
+from gqn import gqn_objective
+from gqn import gqn_params
+from gqn import gqn_utils
+
+MODES = tf.estimator.ModeKeys
+SPEC_DEFAULTS = [
+    ('IMG_HEIGHT', 64), ('IMG_WIDTH', 64), ('IMG_CHANNELS', 3), ('POSE_CHANNELS', 7),
+    ('CONTEXT_SIZE', 5), ('ENC_TYPE', 'pool'), ('ENC_HEIGHT', 16), ('ENC_WIDTH', 16),
+    ('ENC_CHANNELS', 256), ('LSTM_OUTPUT_CHANNELS', 256), ('LSTM_CANVAS_CHANNELS', 256),
+    ('LSTM_KERNEL_SIZE', 5), ('Z_CHANNELS', 64), ('GENERATOR_INPUT_CHANNELS', 327),
+    ('INFERENCE_INPUT_CHANNELS', 263), ('SEQ_LENGTH', 8), ('ETA_INTERNAL_KERNEL_SIZE', 5),
+    ('ETA_EXTERNAL_KERNEL_SIZE', 1), ('ANNEAL_SIGMA_TAU', 200000),
+    ('GENERATOR_SIGMA_ALPHA', 2.0), ('GENERATOR_SIGMA_BETA', 0.7), ('ANNEAL_LR_TAU', 1600000),
+    ('ADAM_LR_ALPHA', 5e-4), ('ADAM_LR_BETA', 5e-5)]
+
+
+def _run(fetches, feed=None):
+  with tf.Session() as sess:
+    sess.run(tf.global_variables_initializer())
+    return sess.run(fetches, feed)
+
+
+def _features(config, batch=3, seed=0):
+  rng = np.random.RandomState(seed)
+  size, views = config.IMG_HEIGHT, config.CONTEXT_SIZE
+  frames = rng.uniform(size=(batch, views, size, size, 3)).astype(np.float32)
+  cameras = rng.uniform(-1, 1, size=(batch, views, 7)).astype(np.float32)
+  query = rng.uniform(-1, 1, size=(batch, 7)).astype(np.float32)
+  target = rng.uniform(size=(batch, size, size, 3)).astype(np.float32)
+  return (Query(Context(tf.constant(frames), tf.constant(cameras)), tf.constant(query)),
+          tf.constant(target))
+
+
+# Config.
+
+def test_default_config_is_the_spec():
+  config = gqn_params.default_config()
+  assert list(config._fields[:len(SPEC_DEFAULTS)]) == [name for name, _ in SPEC_DEFAULTS]
+  for name, value in SPEC_DEFAULTS:
+    assert getattr(config, name) == value, name
+  assert config.PRIOR_BEFORE_UPDATE is False
+  assert gqn_params.create_gqn_config({}) == config
+
+
+def test_create_gqn_config_takes_known_keys_ignores_others_and_derives_sizes():
+  config = gqn_params.create_gqn_config(
+      {'IMG_HEIGHT': 32, 'IMG_WIDTH': 32, 'Z_CHANNELS': 16, 'ENC_CHANNELS': 128,
+       'SEQ_LENGTH': 12, 'NOT_A_FIELD': 1})
+  assert (config.ENC_HEIGHT, config.ENC_WIDTH) == (8, 8)
+  assert config.INFERENCE_INPUT_CHANNELS == 128 + 7
+  assert config.GENERATOR_INPUT_CHANNELS == 128 + 7 + 16
+  assert config.SEQ_LENGTH == 12
+
+
+def test_create_gqn_config_refuses_contradicting_derived_size_and_bad_values():
+  with pytest.raises(ValueError, match='ENC_HEIGHT'):
+    gqn_params.create_gqn_config({'IMG_HEIGHT': 32, 'ENC_HEIGHT': 16})
+  with pytest.raises(ValueError, match='ENC_TYPE'):
+    gqn_params.create_gqn_config({'ENC_TYPE': 'lstm'})
+  with pytest.raises(ValueError, match='IMG_WIDTH'):
+    gqn_params.create_gqn_config({'IMG_WIDTH': 30})
+
+
+def test_presets_derive_from_default_and_round_trip_through_json():
+  tiny = gqn_params.preset('tiny')
+  assert tiny.IMG_HEIGHT == 32 and tiny.ENC_HEIGHT == 8
+  assert tiny.ENC_TYPE == 'pool' and tiny.PRIOR_BEFORE_UPDATE is False
+  assert gqn_params.preset('default') == gqn_params.default_config()
+  assert gqn_params.config_from_json(gqn_params.config_to_json(tiny)) == tiny
+  with pytest.raises(ValueError, match='huge'):
+    gqn_params.preset('huge')
+
+
+def test_config_json_refuses_unknown_key_and_wrong_type():
+  values = gqn_params.default_config()._asdict()
+  values['SEQ_LENTH'] = 8
+  with pytest.raises(ValueError, match='SEQ_LENTH'):
+    gqn_params.config_from_json(json.dumps(values))
+  values = gqn_params.default_config()._asdict()
+  values['SEQ_LENGTH'] = '8'
+  with pytest.raises(ValueError, match='SEQ_LENGTH'):
+    gqn_params.config_from_json(json.dumps(values))
+  # tf-gqn's file carries only its 24 fields, with integral floats written as ints.
+  values = dict(SPEC_DEFAULTS)
+  values['GENERATOR_SIGMA_ALPHA'] = 2
+  assert gqn_params.config_from_json(json.dumps(values)) == gqn_params.default_config()
+
+
+# Schedules: pure functions of the step.
+
+def test_schedules_at_zero_half_tau_and_beyond():
+  config = gqn_params.default_config()
+  with tf.Graph().as_default():
+    sigma = [gqn_utils.pixel_sigma(t, config) for t in (0, 100000, 200000, 10 ** 6)]
+    lr = [gqn_utils.learning_rate(t, config) for t in (0, 1600000, 10 ** 7)]
+    sigma, lr = _run([sigma, lr])
+  np.testing.assert_allclose(sigma, [2.0, 1.35, 0.7, 0.7], rtol=1e-6)
+  np.testing.assert_allclose(lr, [5e-4, 5e-5, 5e-5], rtol=1e-6)
+
+
+# Objective: golden values.
+
+def test_kl_of_identical_gaussians_is_zero_and_nll_matches_closed_form():
+  rng = np.random.RandomState(1)
+  mu = rng.normal(size=(2, 4, 4, 3)).astype(np.float32)
+  sigma = rng.uniform(0.5, 2, size=(2, 4, 4, 3)).astype(np.float32)
+  target = rng.uniform(size=(2, 8, 8, 3)).astype(np.float32)
+  mean = rng.uniform(size=(2, 8, 8, 3)).astype(np.float32)
+  with tf.Graph().as_default():
+    same = gqn_utils.Gaussian(tf.constant(mu), tf.constant(sigma))
+    elbo = gqn_objective.gqn_draw_elbo(tf.constant(target), tf.constant(mean), 0.7,
+                                       [same, same], [same, same])
+    elbo = _run(elbo)
+  assert elbo.kl == pytest.approx(0.0, abs=1e-5)
+  log_prob = -0.5 * ((target - mean) / 0.7) ** 2 - np.log(0.7) - 0.5 * np.log(2 * np.pi)
+  expected = -log_prob.mean(axis=0).sum()
+  assert elbo.target_llh == pytest.approx(expected, rel=1e-5)
+  assert elbo.elbo == pytest.approx(expected, rel=1e-5)
+
+
+def test_kl_of_shifted_gaussian_matches_closed_form():
+  with tf.Graph().as_default():
+    q = gqn_utils.Gaussian(tf.ones([1, 2, 2, 1]), tf.ones([1, 2, 2, 1]))
+    pi = gqn_utils.Gaussian(tf.zeros([1, 2, 2, 1]), 2.0 * tf.ones([1, 2, 2, 1]))
+    elbo = _run(gqn_objective.gqn_draw_elbo(tf.zeros([1, 4, 4, 1]), tf.zeros([1, 4, 4, 1]),
+                                            1.0, [q], [pi]))
+  per_unit = np.log(2.0) + (1.0 + 1.0) / 8.0 - 0.5
+  assert elbo.kl == pytest.approx(4 * per_unit, rel=1e-5)
+  assert elbo.kl_per_step[0] == pytest.approx(4 * per_unit, rel=1e-5)
+
+
+# Shapes per module.
+
+@pytest.mark.parametrize('enc_type,expected', [('pool', [2, 1, 1, 16]), ('tower', [2, 8, 8, 16])])
+def test_encoder_shapes_and_scope(enc_type, expected):
+  with tf.Graph().as_default():
+    r = gqn_encoder.encode_scene(tf.zeros([2, 3, 32, 32, 3]), tf.zeros([2, 3, 7]), enc_type, 16)
+    names = [v.op.name for v in tf.global_variables()]
+    value = _run(r)
+  assert list(value.shape) == expected
+  scope = {'pool': 'PoolEncoder', 'tower': 'TowerEncoder'}[enc_type]
+  assert names[0] == scope + '/conv2d/kernel' and names[-1] == scope + '/conv2d_7/bias'
+  assert len(names) == 16
+
+
+def test_representation_is_the_sum_over_views():
+  rng = np.random.RandomState(2)
+  frames = rng.uniform(size=(1, 2, 16, 16, 3)).astype(np.float32)
+  poses = rng.normal(size=(1, 2, 7)).astype(np.float32)
+  with tf.Graph().as_default():
+    both = gqn_encoder.encode_scene(tf.constant(frames), tf.constant(poses), 'pool', 8)
+    with tf.variable_scope('', reuse=True):
+      one = [gqn_encoder.encode_scene(tf.constant(frames[:, k:k + 1]),
+                                      tf.constant(poses[:, k:k + 1]), 'pool', 8)
+             for k in range(2)]
+    both, one = _run([both, one])
+  np.testing.assert_allclose(both, one[0] + one[1], rtol=1e-5, atol=1e-6)
+
+
+def test_conv_lstm_cell_matches_its_equations():
+  rng = np.random.RandomState(3)
+  x = rng.normal(size=(2, 4, 4, 3)).astype(np.float32)
+  c = rng.normal(size=(2, 4, 4, 5)).astype(np.float32)
+  with tf.Graph().as_default():
+    cell = gqn_draw.ConvLSTMCell([('x', 3)], 5, kernel_size=1)
+    state = cell([tf.constant(x)], tf.constant(c))
+    kernel = tf.global_variables()[0]
+    bias = tf.global_variables()[1]
+    state, kernel, bias = _run([state, kernel, bias])
+  gates = x @ kernel[0, 0] + bias
+  i, g, f, o = np.split(gates, 4, axis=-1)
+  sigmoid = lambda a: 1 / (1 + np.exp(-a))
+  c_new = sigmoid(f + 1) * c + sigmoid(i) * np.tanh(g)
+  np.testing.assert_allclose(state.c, c_new, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(state.h, np.tanh(c_new) * sigmoid(o), rtol=1e-5, atol=1e-5)
+
+
+def test_draw_unroll_shapes_both_paths():
+  config = gqn_params.tiny_config()
+  with tf.Graph().as_default():
+    features, target = _features(config, batch=2)
+    outputs = gqn_graph.gqn_draw(features.query_camera, features.context.frames,
+                                 features.context.cameras, config, target_frame=target,
+                                 generate=True)
+    values = _run(outputs)
+  h, w = config.ENC_HEIGHT, config.ENC_WIDTH
+  assert values.representation.shape == (2, h, w, config.ENC_CHANNELS)
+  for view in (values.posterior, values.generation):
+    assert view.mu_target.shape == (2, 32, 32, 3)
+    assert len(view.steps.canvases) == len(view.canvas_images) == config.SEQ_LENGTH
+    assert view.steps.canvases[-1].shape == (2, 32, 32, config.LSTM_CANVAS_CHANNELS)
+    assert view.steps.priors[0].mu.shape == (2, h, w, config.Z_CHANNELS)
+    assert (view.steps.priors[0].sigma > 0).all()
+    np.testing.assert_allclose(view.canvas_images[-1], view.mu_target, rtol=1e-5, atol=1e-6)
+  assert len(values.posterior.steps.posteriors) == config.SEQ_LENGTH
+  assert values.generation.steps.posteriors == []
+
+
+# model_fn, each mode.
+
+def test_golden_parameter_counts():
+  config = gqn_params.default_config()
+  with tf.Graph().as_default():
+    features, target = _features(config, batch=1)
+    gqn_model.gqn_draw_model_fn(features, target, MODES.TRAIN, {'gqn_params': config})
+    train_count = sum(np.prod(v.shape.as_list()) for v in tf.trainable_variables())
+  with tf.Graph().as_default():
+    features, _ = _features(config, batch=1)
+    gqn_model.gqn_draw_model_fn(features, None, MODES.PREDICT, {'gqn_params': config})
+    predict_count = sum(np.prod(v.shape.as_list()) for v in tf.trainable_variables())
+  assert (train_count, predict_count) == (39682563, 17958275)
+
+
+def test_model_fn_modes_tiny():
+  config = gqn_params.tiny_config()
+  params = {'gqn_params': config, 'debug': True}
+  with tf.Graph().as_default():
+    features, target = _features(config)
+    spec = gqn_model.gqn_draw_model_fn(features, target, MODES.TRAIN, params)
+    assert spec.loss.dtype == tf.float32 and spec.loss.shape.ndims == 0
+    summaries = {s.op.name for s in tf.get_collection(tf.GraphKeys.SUMMARIES)}
+    for name in ('target_llh', 'kl', 'learning_rate', 'pixel_sigma', 'l2', 'canvas_sequence',
+                 'context_frames', 'target', 'posterior_mean'):
+      assert any(name in s for s in summaries), name
+    loss = _run(spec.loss)
+    assert np.isfinite(loss) and loss > 0
+  with tf.Graph().as_default():
+    features, target = _features(config)
+    spec = gqn_model.gqn_draw_model_fn(features, target, MODES.EVAL, params)
+    assert set(spec.eval_metric_ops) >= {'elbo', 'target_llh', 'kl', 'l2'}
+    with tf.Session() as sess:
+      sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
+      sess.run([update for _, update in spec.eval_metric_ops.values()])
+      metrics = sess.run({k: v for k, (v, _) in spec.eval_metric_ops.items()})
+    assert metrics['elbo'] == pytest.approx(metrics['target_llh'] + metrics['kl'], rel=1e-5)
+    assert all(np.isfinite(v) for v in metrics.values())
+  with tf.Graph().as_default():
+    features, _ = _features(config)
+    spec = gqn_model.gqn_draw_model_fn(features, None, MODES.PREDICT, params)
+    assert _run(spec.predictions['predicted_mean']).shape == (3, 32, 32, 3)
+
+
+@pytest.mark.parametrize('prior_before_update', [False, True])
+def test_training_steps_lower_the_loss_on_a_fixed_batch(prior_before_update):
+  config = gqn_params.tiny_config()._replace(PRIOR_BEFORE_UPDATE=prior_before_update)
+  with tf.Graph().as_default():
+    tf.set_random_seed(0)
+    features, target = _features(config, batch=4)
+    spec = gqn_model.gqn_draw_model_fn(features, target, MODES.TRAIN, {'gqn_params': config})
+    step = tf.train.get_global_step()
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      losses = [sess.run([spec.loss, spec.train_op])[0] for _ in range(40)]
+      assert sess.run(step) == 40
+  # At sigma_t = 2 most of the loss is the Gaussian's normaliser, which no model can
+  # lower; what learning can remove is the excess over it. Noise makes single steps
+  # jumpy: compare the first and last few.
+  floor = 32 * 32 * 3 * (np.log(config.GENERATOR_SIGMA_ALPHA) + 0.5 * np.log(2 * np.pi))
+  assert np.mean(losses[-5:]) - floor < 0.5 * (np.mean(losses[:5]) - floor)
+
+
+def test_prior_timing_changes_the_loss_not_the_variables():
+  config = gqn_params.tiny_config()
+  results = []
+  for prior_before_update in (False, True):
+    with tf.Graph().as_default():
+      tf.set_random_seed(0)
+      features, target = _features(config)
+      spec = gqn_model.gqn_draw_model_fn(
+          features, target, MODES.TRAIN,
+          {'gqn_params': config._replace(PRIOR_BEFORE_UPDATE=prior_before_update)})
+      names = sorted(v.op.name for v in tf.global_variables())
+      results.append((names, _run(spec.loss)))
+  assert results[0][0] == results[1][0]
+  assert results[0][1] != results[1][1]
