@@ -1,0 +1,96 @@
+"""train_gqn_draw.py: a few steps of the tiny preset on fake records, through its functions."""
+
+import glob
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import train_gqn_draw
+from data_provider import gqn_tfr_provider
+from gqn import gqn_params
+from gqn import model_dir as model_dir_lib
+from tests import fake_data
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory):
+  root = str(tmp_path_factory.mktemp('gqn-dataset'))
+  for mode in ('train', 'test'):
+    fake_data.write_fake_dataset(root, 'rooms_ring_camera', mode, num_files=2,
+                                 scenes_per_file=4)
+  return root
+
+
+def _summary_tags(model_dir):
+  tags = set()
+  for path in glob.glob(os.path.join(model_dir, 'events.out.tfevents.*')):
+    for event in tf.train.summary_iterator(path):
+      tags.update(value.tag for value in event.summary.value)
+  return tags
+
+
+def test_train_writes_checkpoint_config_and_debug_summaries(data_dir, tmp_path):
+  model_dir = str(tmp_path / 'model')
+  config = gqn_params.tiny_config()
+  step = train_gqn_draw.train(config, data_dir, 'rooms_ring_camera', model_dir,
+                              batch_size=4, max_steps=3, log_steps=1, debug=True, seed=1)
+  assert step == 3
+  assert tf.train.latest_checkpoint(model_dir).endswith('model.ckpt-3')
+  assert model_dir_lib.read_config(model_dir) == config
+  tags = _summary_tags(model_dir)
+  for tag in ('target_llh', 'kl', 'learning_rate', 'pixel_sigma', 'l2', 'loss'):
+    assert tag in tags, tag
+  for image in ('context_frames', 'target', 'posterior_mean', 'canvas_sequence'):
+    assert any(t.startswith(image) for t in tags), image
+
+  # Running again trains on from the checkpoint with the recorded config.
+  assert train_gqn_draw.main(['--data_dir', data_dir, '--dataset', 'rooms_ring_camera',
+                              '--model_dir', model_dir, '--batch_size', '4',
+                              '--max_steps', '5']) == 0
+  assert tf.train.latest_checkpoint(model_dir).endswith('model.ckpt-5')
+
+  # Evaluation and prediction through the Estimator, from the same checkpoint.
+  estimator = train_gqn_draw.make_estimator(config, model_dir)
+  input_fn = lambda: gqn_tfr_provider.gqn_input_fn(
+      'rooms_ring_camera', config.CONTEXT_SIZE, data_dir, tf.estimator.ModeKeys.EVAL,
+      batch_size=2, custom_frame_size=config.IMG_HEIGHT)
+  metrics = estimator.evaluate(input_fn, steps=2)
+  for key in ('elbo', 'target_llh', 'kl', 'l2'):
+    assert np.isfinite(metrics[key]), key
+  assert metrics['elbo'] == pytest.approx(metrics['target_llh'] + metrics['kl'], rel=1e-4)
+  predictions = list(estimator.predict(input_fn, yield_single_examples=True))
+  assert len(predictions) == 8
+  assert predictions[0]['predicted_mean'].shape == (32, 32, 3)
+
+
+def test_flag_contradicting_recorded_config_is_refused(data_dir, tmp_path, capsys):
+  model_dir = str(tmp_path / 'model')
+  model_dir_lib.write_config(model_dir, gqn_params.tiny_config())
+  code = train_gqn_draw.main(['--data_dir', data_dir, '--dataset', 'rooms_ring_camera',
+                              '--model_dir', model_dir, '--seq_length', '6',
+                              '--max_steps', '1'])
+  assert code == 2
+  error = capsys.readouterr().err
+  assert 'SEQ_LENGTH' in error and 'gqn_config.json' in error
+  assert not glob.glob(os.path.join(model_dir, 'model.ckpt*'))
+  with open(model_dir_lib.config_path(model_dir)) as f:
+    assert json.load(f)['SEQ_LENGTH'] == gqn_params.tiny_config().SEQ_LENGTH
+
+
+def test_missing_dataset_directory_is_one_clear_error(tmp_path, capsys):
+  missing = str(tmp_path / 'nowhere')
+  code = train_gqn_draw.main(['--data_dir', missing, '--dataset', 'rooms_ring_camera',
+                              '--model_dir', str(tmp_path / 'model'), '--preset', 'tiny',
+                              '--max_steps', '1'])
+  assert code == 2
+  assert missing in capsys.readouterr().err
+
+
+def test_unknown_dataset_is_one_clear_error(tmp_path, capsys):
+  code = train_gqn_draw.main(['--data_dir', str(tmp_path), '--dataset', 'rooms_ring',
+                              '--model_dir', str(tmp_path / 'model'), '--max_steps', '1'])
+  assert code == 2
+  assert 'rooms_ring' in capsys.readouterr().err

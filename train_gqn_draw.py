@@ -1,0 +1,180 @@
+"""Trains a GQN with the DRAW renderer on a gqn-datasets dataset.
+
+  python3 train_gqn_draw.py --data_dir /data/gqn-dataset --dataset rooms_ring_camera \
+      --model_dir /models/gqn_rooms
+
+The model directory records the config (`gqn_config.json`) and checkpoints; running the
+same command again continues from the last checkpoint with the recorded config.
+"""
+
+import argparse
+import sys
+
+import tensorflow.compat.v1 as tf
+
+from data_provider import gqn_tfr_provider
+from gqn import gqn_model
+from gqn import gqn_params
+from gqn import model_dir as model_dir_lib
+
+
+def _input_fn(config, data_dir, dataset, mode, batch_size, num_epochs, queue_threads,
+              queue_buffer, seed):
+  def input_fn():
+    return gqn_tfr_provider.gqn_input_fn(
+        dataset=dataset, context_size=config.CONTEXT_SIZE, root=data_dir, mode=mode,
+        batch_size=batch_size, num_epochs=num_epochs, custom_frame_size=config.IMG_HEIGHT,
+        num_threads=queue_threads, buffer_size=queue_buffer, seed=seed)
+  return input_fn
+
+
+def check_dataset(config, data_dir, dataset, mode=tf.estimator.ModeKeys.TRAIN):
+  """Raises the data provider's clear error now, before any graph is built or trained.
+
+  A missing directory, an unknown dataset or a context size the dataset cannot give
+  would otherwise surface deep inside `Estimator.train` as a stack trace.
+  """
+  with tf.Graph().as_default():
+    gqn_tfr_provider.gqn_dataset(
+        dataset=dataset, context_size=config.CONTEXT_SIZE, root=data_dir, mode=mode,
+        custom_frame_size=config.IMG_HEIGHT)
+
+
+def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10000,
+                   memcap=1.0, seed=None):
+  """The GQN Estimator for `model_dir`."""
+  session_config = tf.ConfigProto(
+      gpu_options=tf.GPUOptions(per_process_gpu_memory_fraction=memcap, allow_growth=True))
+  run_config = tf.estimator.RunConfig(
+      model_dir=model_dir, save_checkpoints_steps=chkpt_steps, save_checkpoints_secs=None,
+      save_summary_steps=log_steps, log_step_count_steps=None, tf_random_seed=seed,
+      session_config=session_config)
+  return tf.estimator.Estimator(
+      model_fn=gqn_model.gqn_draw_model_fn, model_dir=model_dir, config=run_config,
+      params={'gqn_params': config, 'debug': debug, 'log_steps': log_steps})
+
+
+def train(config, data_dir, dataset, model_dir, batch_size=36, train_epochs=None,
+          max_steps=None, chkpt_steps=10000, log_steps=100, debug=False, initial_eval=False,
+          memcap=1.0, queue_threads=4, queue_buffer=64, seed=None):
+  """Trains a GQN; returns the global step reached.
+
+  Args:
+    config: the GQNConfig (written to `model_dir/gqn_config.json`).
+    data_dir: root of the gqn-datasets directories.
+    dataset: dataset name (a key of the data provider's table).
+    model_dir: where checkpoints, summaries and the config go.
+    batch_size: examples per step.
+    train_epochs: passes over the training files (None: no limit).
+    max_steps: stop at this global step (None: no limit). With neither, training runs
+      until it is stopped, checkpointing every `chkpt_steps`.
+    chkpt_steps: checkpoint interval in steps.
+    log_steps: interval of the log line (loss, L2, steps/s) and of summaries.
+    debug: write image and scalar summaries for TensorBoard.
+    initial_eval: evaluate on the test split before training.
+    memcap: fraction of GPU memory the process may take.
+    queue_threads: parallel reader/decoder threads.
+    queue_buffer: shuffle buffer, in examples.
+    seed: graph and input-pipeline seed.
+  """
+  check_dataset(config, data_dir, dataset)
+  model_dir_lib.write_config(model_dir, config)
+  estimator = make_estimator(config, model_dir, debug, log_steps, chkpt_steps, memcap, seed)
+  tf.logging.info('Training a GQN (batch size %d) on %s in %s; config: %s',
+                  batch_size, dataset, model_dir, config)
+  if initial_eval:
+    estimator.evaluate(_input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL,
+                                 batch_size, 1, queue_threads, queue_buffer, seed))
+  estimator.train(
+      _input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN, batch_size,
+                train_epochs, queue_threads, queue_buffer, seed),
+      max_steps=max_steps)
+  return estimator.get_variable_value('global_step')
+
+
+def _parser():
+  parser = argparse.ArgumentParser(description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  # Data.
+  parser.add_argument('--data_dir', default='/tmp/data/gqn-dataset',
+                      help='Root of the gqn-datasets directories.')
+  parser.add_argument('--dataset', default='shepard_metzler_5_parts',
+                      help='Dataset name, e.g. rooms_ring_camera.')
+  parser.add_argument('--queue_threads', type=int, default=4,
+                      help='Parallel threads reading and decoding records.')
+  parser.add_argument('--queue_buffer', type=int, default=64,
+                      help='Shuffle buffer size, in examples.')
+  # Model. Unset flags take the preset's value, or the model directory's gqn_config.json.
+  parser.add_argument('--model_dir', default='/tmp/models/gqn',
+                      help='Checkpoints, summaries and gqn_config.json.')
+  parser.add_argument('--preset', choices=list(gqn_params.PRESETS), default=None,
+                      help='Named config (default: "default", the tf-gqn model).')
+  parser.add_argument('--seq_length', type=int, default=None, help='DRAW steps L.')
+  parser.add_argument('--context_size', type=int, default=None, help='Context views K.')
+  parser.add_argument('--img_size', type=int, default=None,
+                      help='Frame size the model works at; frames are resized to it.')
+  # Optimisation.
+  parser.add_argument('--adam_lr_alpha', type=float, default=None,
+                      help='Initial learning rate (tf-gqn: 5e-4).')
+  parser.add_argument('--adam_lr_beta', type=float, default=None,
+                      help='Final learning rate (tf-gqn: 5e-5).')
+  parser.add_argument('--anneal_lr_tau', type=int, default=None,
+                      help='Steps over which the learning rate anneals.')
+  parser.add_argument('--batch_size', type=int, default=36)
+  parser.add_argument('--train_epochs', type=int, default=None,
+                      help='Passes over the training data (default: no limit).')
+  parser.add_argument('--max_steps', type=int, default=None, help='Stop at this global step.')
+  parser.add_argument('--seed', type=int, default=None)
+  # Runtime and logging.
+  parser.add_argument('--chkpt_steps', type=int, default=10000, help='Checkpoint interval.')
+  parser.add_argument('--log_steps', type=int, default=100,
+                      help='Log and summary interval, in steps.')
+  parser.add_argument('--memcap', type=float, default=1.0,
+                      help='Fraction of GPU memory to use.')
+  parser.add_argument('--debug', action='store_true',
+                      help='Write image and scalar summaries for TensorBoard.')
+  parser.add_argument('--initial_eval', action='store_true',
+                      help='Evaluate on the test split before training.')
+  return parser
+
+
+def config_overrides(args):
+  """GQNConfig fields set by the flags the user gave."""
+  overrides = {}
+  if args.seq_length is not None:
+    overrides['SEQ_LENGTH'] = args.seq_length
+  if args.context_size is not None:
+    overrides['CONTEXT_SIZE'] = args.context_size
+  if args.img_size is not None:
+    overrides['IMG_HEIGHT'] = overrides['IMG_WIDTH'] = args.img_size
+  if args.adam_lr_alpha is not None:
+    overrides['ADAM_LR_ALPHA'] = args.adam_lr_alpha
+  if args.adam_lr_beta is not None:
+    overrides['ADAM_LR_BETA'] = args.adam_lr_beta
+  if args.anneal_lr_tau is not None:
+    overrides['ANNEAL_LR_TAU'] = args.anneal_lr_tau
+  return overrides
+
+
+def main(argv=None):
+  args = _parser().parse_args(argv)
+  tf.logging.set_verbosity(tf.logging.INFO)
+  try:
+    config, recorded = model_dir_lib.resolve_config(
+        args.model_dir, args.preset, config_overrides(args))
+    if recorded:
+      tf.logging.info('Training on with the config recorded in %s.',
+                      model_dir_lib.config_path(args.model_dir))
+    train(config, args.data_dir, args.dataset, args.model_dir, batch_size=args.batch_size,
+          train_epochs=args.train_epochs, max_steps=args.max_steps,
+          chkpt_steps=args.chkpt_steps, log_steps=args.log_steps, debug=args.debug,
+          initial_eval=args.initial_eval, memcap=args.memcap,
+          queue_threads=args.queue_threads, queue_buffer=args.queue_buffer, seed=args.seed)
+  except (ValueError, IOError) as error:
+    print('train_gqn_draw.py: error: %s' % error, file=sys.stderr)
+    return 2
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
