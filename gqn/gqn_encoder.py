@@ -56,6 +56,10 @@ def encode_scene(context_frames, context_poses, enc_type, channels):
   _, num_views, height, width, frame_channels = context_frames.shape.as_list()
   pose_channels = context_poses.shape.as_list()[-1]
   batch = tf.shape(context_frames)[0]
+  if num_views is None:
+    # A view-count-agnostic graph (e.g. a predictor taking any number of views): r is a
+    # sum over views, so only this reshape needs K.
+    num_views = tf.shape(context_frames)[1]
   # The K views are one batch of B * K for the network.
   frames = tf.reshape(context_frames, [-1, height, width, frame_channels])
   poses = tf.reshape(context_poses, [-1, pose_channels])
