@@ -1,0 +1,250 @@
+"""Reading GQN checkpoints: which config built them, and whether a config fits them.
+
+tf-gqn's published snapshots carry no `gqn_config.json`; most of the config can be read
+off the variables' shapes instead (GQN_SPEC.md fixes their names):
+
+  ENC_TYPE                  'pool' / 'tower'   scope GQN/PoolEncoder or GQN/TowerEncoder
+  ENC_CHANNELS              <encoder>/conv2d/kernel         [2, 2, 3, ENC_CHANNELS]
+  POSE_CHANNELS             <encoder>/conv2d_4/kernel       [1, 1, ENC + POSE, ENC / 2]
+  LSTM_KERNEL_SIZE,         LSTM_gen/GQNCell/h_g_LSTMConv/kernel
+    LSTM_OUTPUT_CHANNELS                                    [k, k, C_h, 4 C_h]
+  Z_CHANNELS                LSTM_gen/GQNCell/z_LSTMConv/kernel  [k, k, Z, 4 C_h]
+  LSTM_CANVAS_CHANNELS      LSTM_gen/UpsampleGeneratorOutput/kernel [4, 4, C_u, C_h]
+  ETA_INTERNAL_KERNEL_SIZE  Sample_eta_pi/eta/conv2d/kernel [k, k, C_h, 2 Z]
+  ETA_EXTERNAL_KERNEL_SIZE, GQN/eta_g/kernel                [k, k, C_u, IMG_CHANNELS]
+    IMG_CHANNELS
+
+The rest cannot be: the image size (every layer is convolutional), CONTEXT_SIZE (views
+are summed), SEQ_LENGTH (the cores are shared over steps), the schedules and
+PRIOR_BEFORE_UPDATE. Those come from `gqn_config.json`, flags or a preset.
+
+A config that does not fit a checkpoint is refused before anything runs, with the first
+variables that differ and the flag that would fix it (`check_compatible`), rather than
+failing inside `Saver.restore` with a shape error.
+"""
+
+import collections
+import os
+import re
+
+import tensorflow.compat.v1 as tf
+
+from gqn import gqn_graph
+from gqn import gqn_params
+
+# Flags of this project's tools that set an inferable field, for the hints of errors.
+FIELD_FLAGS = {'ENC_TYPE': '--enc_type'}
+# How many differing variables an error message lists.
+_LISTED_MISMATCHES = 3
+_ENCODER_SCOPES = collections.OrderedDict([('pool', 'GQN/PoolEncoder/'),
+                                           ('tower', 'GQN/TowerEncoder/')])
+_GEN = 'GQN/GQN_RNN/LSTM_gen/'
+_CHECKPOINT_STEP = re.compile(r'^(.*\.ckpt-(\d+))\.index$')
+
+
+class CheckpointMismatchError(ValueError):
+  """A checkpoint does not hold the variables a config's graph needs (or no GQN at all)."""
+
+
+def find_checkpoint(path):
+  """Resolves a model directory or a checkpoint prefix to a checkpoint prefix.
+
+  Args:
+    path: a model directory (its latest checkpoint is taken: the one its `checkpoint`
+      file names or, without that file, the `*.ckpt-<step>.index` of the highest step)
+      or a checkpoint prefix such as `<dir>/model.ckpt-220000`.
+
+  Returns:
+    The checkpoint prefix.
+
+  Raises:
+    ValueError: no checkpoint there; the message says what to pass instead.
+  """
+  if tf.io.gfile.isdir(path):
+    latest = tf.train.latest_checkpoint(path)
+    if latest is not None:
+      return latest
+    steps = []
+    for name in tf.io.gfile.listdir(path):
+      match = _CHECKPOINT_STEP.match(name)
+      if match:
+        steps.append((int(match.group(2)), os.path.join(path, match.group(1))))
+    if steps:
+      return max(steps)[1]
+    raise ValueError('No checkpoint in %s (neither a "checkpoint" file nor '
+                     '*.ckpt-<step>.index files): train a model there first, or pass the '
+                     'checkpoint itself, e.g. --checkpoint %s'
+                     % (path, os.path.join(path, 'model.ckpt-220000')))
+  if tf.io.gfile.exists(path + '.index'):
+    return path
+  raise ValueError('No checkpoint at %s: pass a model directory or a checkpoint prefix '
+                   '(for the files model.ckpt-220000.index and model.ckpt-220000.data-*, '
+                   'pass .../model.ckpt-220000).' % path)
+
+
+def read_variables(checkpoint_path):
+  """Returns an OrderedDict of variable name -> shape (list of ints), sorted by name."""
+  return collections.OrderedDict(
+      (name, list(shape)) for name, shape in tf.train.list_variables(checkpoint_path))
+
+
+def global_step(checkpoint_path):
+  """The `global_step` stored in the checkpoint, or None when it has none."""
+  if 'global_step' not in read_variables(checkpoint_path):
+    return None
+  return int(tf.train.load_variable(checkpoint_path, 'global_step'))
+
+
+def _shape(shapes, name, checkpoint_path):
+  if name not in shapes:
+    raise CheckpointMismatchError(
+        '%s is not a GQN checkpoint this project can read: it has no variable %s (it '
+        'holds %d variables, e.g. %s).' % (checkpoint_path, name, len(shapes),
+                                           ', '.join(list(shapes)[:3]) or 'none'))
+  return shapes[name]
+
+
+def read_config_fields(checkpoint_path):
+  """The GQNConfig fields that the checkpoint's variable shapes determine.
+
+  Returns:
+    OrderedDict field -> value (see the module docstring for which and from where).
+
+  Raises:
+    CheckpointMismatchError: the checkpoint lacks the GQN variables these are read from.
+  """
+  shapes = read_variables(checkpoint_path)
+  found = [enc for enc, scope in _ENCODER_SCOPES.items()
+           if scope + 'conv2d/kernel' in shapes]
+  if len(found) != 1:
+    raise CheckpointMismatchError(
+        '%s is not a GQN checkpoint this project can read: it holds %s encoder '
+        '(looked for %s).' % (checkpoint_path, 'no' if not found else 'more than one',
+                              ' and '.join(s + 'conv2d/kernel'
+                                           for s in _ENCODER_SCOPES.values())))
+  enc_type = found[0]
+  encoder = _ENCODER_SCOPES[enc_type]
+  enc_channels = _shape(shapes, encoder + 'conv2d/kernel', checkpoint_path)[3]
+  pose_and_enc = _shape(shapes, encoder + 'conv2d_4/kernel', checkpoint_path)[2]
+  kernel, _, hidden, _ = _shape(shapes, _GEN + 'GQNCell/h_g_LSTMConv/kernel', checkpoint_path)
+  z_channels = _shape(shapes, _GEN + 'GQNCell/z_LSTMConv/kernel', checkpoint_path)[2]
+  canvas = _shape(shapes, _GEN + 'UpsampleGeneratorOutput/kernel', checkpoint_path)[2]
+  eta_internal = _shape(shapes, 'GQN/GQN_RNN/Sample_eta_pi/eta/conv2d/kernel',
+                        checkpoint_path)[0]
+  eta_external, _, _, img_channels = _shape(shapes, 'GQN/eta_g/kernel', checkpoint_path)
+  return collections.OrderedDict([
+      ('ENC_TYPE', enc_type), ('ENC_CHANNELS', enc_channels),
+      ('POSE_CHANNELS', pose_and_enc - enc_channels), ('LSTM_KERNEL_SIZE', kernel),
+      ('LSTM_OUTPUT_CHANNELS', hidden), ('Z_CHANNELS', z_channels),
+      ('LSTM_CANVAS_CHANNELS', canvas), ('ETA_INTERNAL_KERNEL_SIZE', eta_internal),
+      ('ETA_EXTERNAL_KERNEL_SIZE', eta_external), ('IMG_CHANNELS', img_channels)])
+
+
+def infer_config(checkpoint_path, base_config, pinned=()):
+  """`base_config` with every field the checkpoint determines taken from it.
+
+  Args:
+    checkpoint_path: a checkpoint prefix.
+    base_config: the GQNConfig supplying what the checkpoint cannot tell (image size,
+      CONTEXT_SIZE, SEQ_LENGTH, schedules); e.g. the default config, a preset or flags.
+    pinned: fields the user set explicitly; they are kept from `base_config` (a
+      contradiction then surfaces in `check_compatible`, naming the flag).
+
+  Returns:
+    (config, inferred_fields): the GQNConfig, and an OrderedDict field -> value of the
+    fields taken from the checkpoint (whether or not they differ from `base_config`).
+
+  Raises:
+    CheckpointMismatchError: not a GQN checkpoint.
+  """
+  inferred = collections.OrderedDict(
+      (name, value) for name, value in read_config_fields(checkpoint_path).items()
+      if name not in pinned)
+  return gqn_params.create_gqn_config(inferred, base=base_config), inferred
+
+
+def expected_variables(config):
+  """Name -> shape of every model variable the graph of `config` creates.
+
+  Builds the posterior and the generation path (all model variables, no optimizer
+  slots) in a throwaway graph; nothing is run.
+  """
+  with tf.Graph().as_default():
+    frames, cameras, query, target = model_placeholders(config)
+    gqn_graph.gqn_draw(query, frames, cameras, config, target_frame=target, generate=True)
+    return collections.OrderedDict(
+        (v.op.name, v.shape.as_list()) for v in tf.global_variables())
+
+
+def model_placeholders(config, num_views=None):
+  """Placeholders for the model's inputs, with a dynamic batch size.
+
+  Args:
+    config: the GQNConfig (image size and channels, camera size).
+    num_views: the static number of context views, or None for any number.
+
+  Returns:
+    (context_frames [B, K, H, W, C], context_cameras [B, K, 7], query_camera [B, 7],
+     target_frame [B, H, W, C]), float32.
+  """
+  image = [config.IMG_HEIGHT, config.IMG_WIDTH, config.IMG_CHANNELS]
+  return (tf.placeholder(tf.float32, [None, num_views] + image, 'context_frames'),
+          tf.placeholder(tf.float32, [None, num_views, config.POSE_CHANNELS],
+                         'context_cameras'),
+          tf.placeholder(tf.float32, [None, config.POSE_CHANNELS], 'query_camera'),
+          tf.placeholder(tf.float32, [None] + image, 'target_frame'))
+
+
+def _fixes(checkpoint_path, config):
+  """What would make `config` fit: the checkpoint's fields, their flags, matching presets."""
+  try:
+    fields = read_config_fields(checkpoint_path)
+  except CheckpointMismatchError as error:
+    return str(error)
+  differing = [name for name, value in fields.items() if getattr(config, name) != value]
+  if not differing:
+    return 'use the config the checkpoint was trained with'
+  settings = []
+  for name in differing:
+    flag = '; flag %s %s' % (FIELD_FLAGS[name], fields[name]) if name in FIELD_FLAGS else ''
+    settings.append('%s=%r (config: %r%s)' % (name, fields[name], getattr(config, name), flag))
+  hint = 'the checkpoint was trained with %s' % ', '.join(settings)
+  presets = [name for name, make in gqn_params.PRESETS.items()
+             if all(getattr(make(), field) == value for field, value in fields.items())]
+  if presets:
+    hint += '; preset %s matches it (--preset %s)' % (' / '.join(presets), presets[0])
+  return hint + '; or leave these fields unset, so that they are read off the checkpoint'
+
+
+def check_compatible(checkpoint_path, config, variables=None):
+  """Raises unless every model variable of `config`'s graph is in the checkpoint, same shape.
+
+  Extra checkpoint variables (Adam slots, `global_step`) are fine.
+
+  Args:
+    checkpoint_path: a checkpoint prefix.
+    config: the GQNConfig about to be built.
+    variables: the tf.Variables of a graph already built for `config` (saves building
+      a throwaway one); None builds it.
+
+  Raises:
+    CheckpointMismatchError: the message lists the first mismatching variables (name,
+      checkpoint shape, graph shape) and the fields and flags that would fix them.
+  """
+  if variables is None:
+    expected = expected_variables(config)
+  else:
+    expected = collections.OrderedDict((v.op.name, v.shape.as_list()) for v in variables)
+  stored = read_variables(checkpoint_path)
+  mismatches = [(name, stored.get(name), shape) for name, shape in expected.items()
+                if stored.get(name) != shape]
+  if not mismatches:
+    return
+  listed = '; '.join('%s: checkpoint %s, graph %s' % (
+      name, 'has none' if have is None else have, want)
+                     for name, have, want in mismatches[:_LISTED_MISMATCHES])
+  raise CheckpointMismatchError(
+      'Checkpoint %s does not fit the config: %d of its graph\'s %d variables differ (%s%s). '
+      'To fix: %s.' % (checkpoint_path, len(mismatches), len(expected), listed,
+                       '; ...' if len(mismatches) > _LISTED_MISMATCHES else '',
+                       _fixes(checkpoint_path, config)))
