@@ -13,6 +13,7 @@ import sys
 import tensorflow.compat.v1 as tf
 
 from data_provider import gqn_tfr_provider
+from gqn import distribute as distribute_lib
 from gqn import gqn_model
 from gqn import gqn_params
 from gqn import model_dir as model_dir_lib
@@ -25,6 +26,24 @@ def _input_fn(config, data_dir, dataset, mode, batch_size, num_epochs, queue_thr
         dataset=dataset, context_size=config.CONTEXT_SIZE, root=data_dir, mode=mode,
         batch_size=batch_size, num_epochs=num_epochs, custom_frame_size=config.IMG_HEIGHT,
         num_threads=queue_threads, buffer_size=queue_buffer, seed=seed)
+  return input_fn
+
+
+def _distributed_input_fn(config, data_dir, dataset, mode, batch_size, num_epochs,
+                          queue_threads, queue_buffer, seed):
+  """The input_fn of a distributed Estimator: one pipeline per worker, a dataset.
+
+  The Estimator calls it once per worker with a tf.distribute.InputContext and hands its
+  batches of `batch_size` to the worker's replicas in turn: `batch_size` is per replica.
+  Each worker reads its share of the files, with its own shuffle seed.
+  """
+  def input_fn(input_context=None):
+    return gqn_tfr_provider.gqn_dataset(
+        dataset=dataset, context_size=config.CONTEXT_SIZE, root=data_dir, mode=mode,
+        batch_size=batch_size, num_epochs=num_epochs, custom_frame_size=config.IMG_HEIGHT,
+        num_threads=queue_threads, buffer_size=queue_buffer,
+        seed=distribute_lib.pipeline_seed(seed, input_context),
+        input_context=input_context)
   return input_fn
 
 
@@ -41,14 +60,18 @@ def check_dataset(config, data_dir, dataset, mode=tf.estimator.ModeKeys.TRAIN):
 
 
 def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10000,
-                   memcap=1.0, seed=None):
-  """The GQN Estimator for `model_dir`."""
+                   memcap=1.0, seed=None, distribution=None):
+  """The GQN Estimator for `model_dir`; `distribution`: a gqn.distribute.Distribution."""
   session_config = tf.ConfigProto(
       gpu_options=tf.GPUOptions(per_process_gpu_memory_fraction=memcap, allow_growth=True))
+  train_distribute = None
+  if distribution is not None:
+    train_distribute = distribution.strategy
+    distribute_lib.configure_session(distribution, session_config)
   run_config = tf.estimator.RunConfig(
       model_dir=model_dir, save_checkpoints_steps=chkpt_steps, save_checkpoints_secs=None,
       save_summary_steps=log_steps, log_step_count_steps=None, tf_random_seed=seed,
-      session_config=session_config)
+      session_config=session_config, train_distribute=train_distribute)
   return tf.estimator.Estimator(
       model_fn=gqn_model.gqn_draw_model_fn, model_dir=model_dir, config=run_config,
       params={'gqn_params': config, 'debug': debug, 'log_steps': log_steps})
@@ -56,15 +79,23 @@ def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10
 
 def train(config, data_dir, dataset, model_dir, batch_size=36, train_epochs=None,
           max_steps=None, chkpt_steps=10000, log_steps=100, debug=False, initial_eval=False,
-          memcap=1.0, queue_threads=4, queue_buffer=64, seed=None):
+          memcap=1.0, queue_threads=4, queue_buffer=64, seed=None, distribution=None,
+          eval_steps=10, eval_throttle_secs=600):
   """Trains a GQN; returns the global step reached.
+
+  With a `distribution` of a cluster mode every process of the cluster calls this with
+  the same arguments (its role comes from TF_CONFIG): the chief and the workers train,
+  the evaluator evaluates each new checkpoint, a parameter server serves until killed.
+  Only the chief writes checkpoints, summaries and gqn_config.json.
 
   Args:
     config: the GQNConfig (written to `model_dir/gqn_config.json`).
     data_dir: root of the gqn-datasets directories.
     dataset: dataset name (a key of the data provider's table).
     model_dir: where checkpoints, summaries and the config go.
-    batch_size: examples per step.
+    batch_size: examples per step of one replica; with N replicas training
+      synchronously one step is one update on N * batch_size examples (see
+      gqn/distribute.py).
     train_epochs: passes over the training files (None: no limit).
     max_steps: stop at this global step (None: no limit). With neither, training runs
       until it is stopped, checkpointing every `chkpt_steps`.
@@ -76,19 +107,61 @@ def train(config, data_dir, dataset, model_dir, batch_size=36, train_epochs=None
     queue_threads: parallel reader/decoder threads.
     queue_buffer: shuffle buffer, in examples.
     seed: graph and input-pipeline seed.
+    distribution: a gqn.distribute.Distribution; None trains on one device.
+    eval_steps: cluster modes: batches of the test split per evaluation (evaluator task).
+    eval_throttle_secs: cluster modes: least seconds between two evaluations.
+
+  Returns:
+    The global step of the latest checkpoint in `model_dir` (None if a cluster task
+    finds none there).
   """
-  check_dataset(config, data_dir, dataset)
-  model_dir_lib.write_config(model_dir, config)
-  estimator = make_estimator(config, model_dir, debug, log_steps, chkpt_steps, memcap, seed)
-  tf.logging.info('Training a GQN (batch size %d) on %s in %s; config: %s',
+  distribution = distribution or distribute_lib.make_distribution(distribute_lib.NONE)
+  in_cluster = distribution.mode in distribute_lib.CLUSTER_MODES
+  if in_cluster and initial_eval:
+    raise ValueError('--initial_eval evaluates before training on one machine; in a '
+                     'cluster the evaluator task (TF_CONFIG "type": "evaluator") '
+                     'evaluates every new checkpoint instead. Drop --initial_eval.')
+  role = distribution.task.task_type if distribution.task else None
+  if role == distribute_lib.EVALUATOR:
+    check_dataset(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL)
+  elif role != distribute_lib.PS:  # A parameter server reads no data.
+    check_dataset(config, data_dir, dataset)
+  if distribute_lib.is_chief(distribution.task):
+    model_dir_lib.write_config(model_dir, config)
+  graph_seed = seed
+  if seed is not None:
+    # Trainers draw independent noise; MultiWorkerMirrored broadcasts the chief's
+    # initial variables and parameter servers hold one copy, so the model starts equal.
+    graph_seed += distribute_lib.worker_id(distribution.task)
+  estimator = make_estimator(config, model_dir, debug, log_steps, chkpt_steps, memcap,
+                             graph_seed, distribution=distribution)
+  tf.logging.info('Training a GQN (batch size %d per replica) on %s in %s; config: %s',
                   batch_size, dataset, model_dir, config)
+  tf.logging.info(distribute_lib.describe(distribution, batch_size))
+  tf.logging.info('Learning rate %g -> %g over ANNEAL_LR_TAU = %d global steps; a global '
+                  'step is one update, so the schedule does not change with the number '
+                  'of replicas.', config.ADAM_LR_ALPHA, config.ADAM_LR_BETA,
+                  config.ANNEAL_LR_TAU)
+  if distribution.strategy is not None:
+    train_input_fn = _distributed_input_fn(
+        config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN, batch_size, train_epochs,
+        queue_threads, queue_buffer, seed)
+  else:
+    train_input_fn = _input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN,
+                               batch_size, train_epochs, queue_threads, queue_buffer, seed)
+  if in_cluster:
+    eval_input_fn = _input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL,
+                              batch_size, 1, queue_threads, queue_buffer, seed)
+    tf.estimator.train_and_evaluate(
+        estimator, tf.estimator.TrainSpec(train_input_fn, max_steps=max_steps),
+        tf.estimator.EvalSpec(eval_input_fn, steps=eval_steps, start_delay_secs=0,
+                              throttle_secs=eval_throttle_secs))
+    checkpoint = estimator.latest_checkpoint()
+    return None if checkpoint is None else tf.train.load_variable(checkpoint, 'global_step')
   if initial_eval:
     estimator.evaluate(_input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL,
                                  batch_size, 1, queue_threads, queue_buffer, seed))
-  estimator.train(
-      _input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN, batch_size,
-                train_epochs, queue_threads, queue_buffer, seed),
-      max_steps=max_steps)
+  estimator.train(train_input_fn, max_steps=max_steps)
   return estimator.get_variable_value('global_step')
 
 
@@ -135,6 +208,24 @@ def _parser():
                       help='Write image and scalar summaries for TensorBoard.')
   parser.add_argument('--initial_eval', action='store_true',
                       help='Evaluate on the test split before training.')
+  # Distribution. --batch_size is per replica; steps count global updates.
+  parser.add_argument('--distribution', choices=distribute_lib.MODES,
+                      default=distribute_lib.NONE,
+                      help='none: one device. mirrored: synchronous over the GPUs of this '
+                      'machine. multi_worker: synchronous over the machines in TF_CONFIG. '
+                      'parameter_server: asynchronous, variables on the TF_CONFIG "ps" '
+                      'tasks.')
+  parser.add_argument('--num_gpus', type=int, default=None,
+                      help='mirrored: use the first N GPUs (default: all; the CPU if '
+                      'there is none).')
+  parser.add_argument('--devices', default=None,
+                      help='mirrored: comma-separated devices, e.g. /gpu:0,/gpu:2.')
+  parser.add_argument('--eval_steps', type=int, default=10,
+                      help='multi_worker / parameter_server: test batches per '
+                      'evaluation of the evaluator task.')
+  parser.add_argument('--eval_throttle_secs', type=int, default=600,
+                      help='multi_worker / parameter_server: least seconds between two '
+                      'evaluations.')
   return parser
 
 
@@ -165,11 +256,16 @@ def main(argv=None):
     if recorded:
       tf.logging.info('Training on with the config recorded in %s.',
                       model_dir_lib.config_path(args.model_dir))
+    distribution = distribute_lib.make_distribution(
+        args.distribution, num_gpus=args.num_gpus,
+        devices=args.devices.split(',') if args.devices is not None else None)
     train(config, args.data_dir, args.dataset, args.model_dir, batch_size=args.batch_size,
           train_epochs=args.train_epochs, max_steps=args.max_steps,
           chkpt_steps=args.chkpt_steps, log_steps=args.log_steps, debug=args.debug,
           initial_eval=args.initial_eval, memcap=args.memcap,
-          queue_threads=args.queue_threads, queue_buffer=args.queue_buffer, seed=args.seed)
+          queue_threads=args.queue_threads, queue_buffer=args.queue_buffer, seed=args.seed,
+          distribution=distribution, eval_steps=args.eval_steps,
+          eval_throttle_secs=args.eval_throttle_secs)
   except (ValueError, IOError) as error:
     print('train_gqn_draw.py: error: %s' % error, file=sys.stderr)
     return 2
