@@ -25,6 +25,7 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 
+from data_provider import record_check
 
 Context = collections.namedtuple('Context', ['frames', 'cameras'])
 Query = collections.namedtuple('Query', ['context', 'query_camera'])
@@ -176,6 +177,12 @@ def _existing_files(dataset, root, mode):
     if present:
       found = (' It holds %d *.tfrecord files, none named as expected (e.g. %s).'
                % (len(present), os.path.basename(sorted(present)[0])))
+    else:
+      # Say what is there when the layout explains it (e.g. ROOT/<dataset> given as ROOT).
+      hint = record_check.layout_hint(
+          root, dataset_info(dataset).basepath, _split_for_mode(mode),
+          set(info.basepath for info in _DATASETS.values()))
+      found = ' ' + hint if hint else ''
     raise FileNotFoundError(
         'No %s files found in %s.%s Expected %d files named %s ... %s there '
         '(layout ROOT/<dataset>/<train|test>/<i>-of-<n>.tfrecord); %s.'
@@ -242,7 +249,7 @@ def _parse(serialized, sequence_size):
       'cameras': tf.io.FixedLenFeature([sequence_size * _RAW_POSE_SIZE], tf.float32),
   })
   cameras = tf.reshape(features['cameras'], [sequence_size, _RAW_POSE_SIZE])
-  return features['frames'], cameras
+  return record_check.checked_scene(features['frames'], cameras)
 
 
 def _decode_frames(jpegs, num_views, frame_size, out_size):
@@ -250,10 +257,11 @@ def _decode_frames(jpegs, num_views, frame_size, out_size):
   frames = tf.map_fn(lambda jpeg: tf.image.decode_jpeg(jpeg, channels=3),
                      jpegs, dtype=tf.uint8, back_prop=False)
   frames = tf.image.convert_image_dtype(frames, tf.float32)  # uint8 -> [0, 1]
+  # Fails at run time if the files do not hold frames of the size the table declares
+  # (a record of another dataset), also when they are resized below.
+  frames = tf.ensure_shape(frames, [num_views, frame_size, frame_size, 3])
   if out_size == frame_size:
-    # Fails at run time, with the shapes in the message, if the files do not hold
-    # frames of the size the table declares.
-    return tf.ensure_shape(frames, [num_views, frame_size, frame_size, 3])
+    return frames
   if out_size < frame_size:
     # Area averaging does not alias when shrinking (84 / 128 px -> 64 px).
     frames = tf.image.resize_area(frames, [out_size, out_size])
@@ -298,7 +306,7 @@ def _preprocess(index, serialized, info, context_size, out_size, seed):
 
 def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
                 custom_frame_size=None, num_threads=4, buffer_size=256, seed=None,
-                input_context=None):
+                input_context=None, bad_records=None):
   """Builds the tf.data pipeline of (features, labels) batches for a GQN dataset.
 
   Each example is one scene with K = `context_size` context views and one query view,
@@ -334,6 +342,12 @@ def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
     input_context: optional tf.distribute.InputContext; when given, this pipeline reads
       only its share of the files (every num_input_pipelines-th, from
       input_pipeline_id).
+    bad_records: what a bad record does (a file that breaks off, a record that does not
+      parse, a frame that is not a JPEG of the dataset's size, non-finite cameras).
+      None: the pipeline fails with an error naming the record's file. A
+      `record_check.BadRecords()`: the data ends cleanly before it and the collector
+      holds it (call its `raise_if_stopped()` after training / evaluating);
+      `BadRecords(skip=True)`: bad records are skipped and counted there.
 
   Returns:
     tf.data.Dataset of `(features, labels)`:
@@ -345,7 +359,8 @@ def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
 
   Raises:
     ValueError: unknown dataset or mode, context_size out of range, bad frame size, or
-      no files left for this input pipeline.
+      no files left for this input pipeline; record_check.DatasetMismatchError: the
+      first file holds scenes of another view count or frame size than the table's.
     FileNotFoundError: none of the split's files exist.
   """
   info = dataset_info(dataset)
@@ -374,12 +389,14 @@ def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
           'pipelines or download more files.'
           % (input_context.input_pipeline_id, input_context.num_input_pipelines,
              num_existing, dataset))
+  record_check.check_first_record(files[0], dataset, info, _DATASETS)
 
   data = tf.data.Dataset.from_tensor_slices(files)
   if is_training:
     data = data.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
   cycle_length = max(1, min(num_threads, len(files)))
-  data = data.interleave(tf.data.TFRecordDataset, cycle_length=cycle_length,
+  # Records come with their file and position, so a bad one can be named.
+  data = data.interleave(record_check.read_records, cycle_length=cycle_length,
                          block_length=1, num_parallel_calls=cycle_length)
   if is_training:
     data = data.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
@@ -387,16 +404,19 @@ def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
   # The index feeds the seeded view choice; it keeps counting across epochs.
   data = data.enumerate()
   data = data.map(
-      lambda index, serialized: _preprocess(
-          index, serialized, info, context_size, out_size, seed),
+      lambda index, record: record_check.guarded(
+          lambda index, serialized: _preprocess(
+              index, serialized, info, context_size, out_size, seed),
+          index, *record),
       num_parallel_calls=num_threads)
+  data = record_check.drop_bad_records(data, bad_records, info)
   data = data.batch(batch_size, drop_remainder=is_training)
   return data.prefetch(_PREFETCH_BATCHES)
 
 
 def gqn_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
                  custom_frame_size=None, num_threads=4, buffer_size=256, seed=None,
-                 input_context=None):
+                 input_context=None, bad_records=None):
   """Returns one batch of `gqn_dataset(...)` from a one-shot iterator.
 
   For tf.estimator, as tf-gqn used it:
@@ -410,5 +430,5 @@ def gqn_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
   data = gqn_dataset(dataset, context_size, root, mode, batch_size=batch_size,
                      num_epochs=num_epochs, custom_frame_size=custom_frame_size,
                      num_threads=num_threads, buffer_size=buffer_size, seed=seed,
-                     input_context=input_context)
+                     input_context=input_context, bad_records=bad_records)
   return tf.data.make_one_shot_iterator(data).get_next()

@@ -95,7 +95,7 @@ def write_fake_dataset(root, dataset, mode='train', num_files=None, scenes_per_f
     scenes_per_file: scene records per file.
     seed: seeds frames and cameras.
     frame_size: stored frame side; None is the table's. Other sizes give records the
-      provider rejects unless it resizes (custom_frame_size).
+      provider refuses (as files of another dataset).
 
   Returns:
     List of written file paths. Scene ids count scenes over these files in order

@@ -8,6 +8,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from data_provider import gqn_tfr_provider as provider
+from data_provider import record_check
 from tests import fake_data
 
 _DEEPMIND = {
@@ -319,16 +320,14 @@ def test_input_context_shards_files(tmp_path):
   assert 'no files' in str(error.value)
 
 
-def test_frames_of_the_wrong_size_fail_at_run_time(tmp_path):
+def test_frames_of_the_wrong_size_are_refused_resized_or_not(tmp_path):
   root = str(tmp_path)
   fake_data.write_fake_dataset(root, 'rooms_ring_camera', 'test', frame_size=32)
-  with pytest.raises(tf.errors.InvalidArgumentError):
-    _read('rooms_ring_camera', root, 'test', context_size=2)
-  # Resizing accepts them and reads the right views.
-  _, batches = _read('rooms_ring_camera', root, 'test', context_size=2,
-                     custom_frame_size=48)
-  assert batches[0][1].shape == (1, 48, 48, 3)
-  assert len(set(_views_of(next(_examples(batches)))[1])) == 3
+  # Frames of another size than the table's mean another dataset's files: refused
+  # before reading, also when the pipeline would resize them anyway.
+  for size in (None, 48):
+    with pytest.raises(record_check.DatasetMismatchError, match='32x32'):
+      _read('rooms_ring_camera', root, 'test', context_size=2, custom_frame_size=size)
 
 
 def test_fake_data_writes_a_partial_download(tmp_path):
