@@ -13,6 +13,30 @@ Per step l = 1..L (posterior path, used in training):
   u_l = u_{l-1} + Upsample(h^g_l)
   pi_l = eta_pi(h^g_l)    (tf-gqn's timing; eta_pi(h^g_{l-1}) with PRIOR_BEFORE_UPDATE)
 Generation (prior path) draws z_l ~ eta_pi(h^g_{l-1}) instead and has no inference core.
+All states start at zero.
+
+Two implementations compute these equations (`draw_unroll(..., implementation=...)`):
+
+'reference' is the plain computation: every convolution of every input at every step,
+and the canvas u_l at image resolution ([B, H, W, 256], 64 x 64 by default).
+
+'fast' (the default) computes the same numbers, to float rounding, with far less
+arithmetic, using only that the equations are linear where it says so:
+  * r and v^q are the same at every step, so their gate convolutions (and every bias)
+    are computed once, and their gradients flow back once. With the pool encoder r and
+    v^q are also the same at every position, so their convolutions are one product per
+    kernel tap (gqn_utils.conv2d_of_constant_maps).
+  * The inputs convolved at a step are concatenated and convolved with the
+    concatenated kernels: one convolution per core and step instead of one per input.
+  * Step 1 starts from zero states: a convolution of a zero state is its bias (already
+    in the step-invariant part), and eta_pi(h^g_0) is the bias of eta_pi.
+  * The canvas is linear in the generator's outputs: with s_l = h^g_1 + ... + h^g_l,
+      u_l = Upsample(s_l) + l * b_up    (Upsample without its bias b_up).
+    Upsample (kernel 4, stride 4) and Downsample (kernel 4, stride 4, VALID) align block
+    for block, so Downsample's canvas part of Upsample(s) is a 1 x 1 convolution of s
+    with P[c, d] = sum_{i, j, u} K_up[i, j, u, c] K_down[i, j, 3 + u, d], and its bias
+    part is (l - 1) * b_up K_down. Downsample's target part is the same at every step.
+    The canvas itself is then never formed, unless it is fetched (`DrawSteps.canvases`).
 """
 
 import collections
@@ -25,11 +49,45 @@ LSTMState = collections.namedtuple('LSTMState', ['c', 'h'])
 # Generator state: its LSTM state and the canvas u, [B, H, W, LSTM_CANVAS_CHANNELS].
 GeneratorState = collections.namedtuple('GeneratorState', ['lstm', 'canvas'])
 # Per-step results of an unroll, each a list of length L. `posteriors` is empty on the
-# prior path; `latents` holds the z_l used.
-DrawSteps = collections.namedtuple('DrawSteps', ['canvases', 'posteriors', 'priors', 'latents'])
+# prior path; `latents` holds the z_l used; `canvases` the canvases u_l [B, H, W, C_u];
+# `hidden_sums` the sums s_l = h^g_1 + ... + h^g_l [B, h, w, C], which with l determine
+# u_l = Upsample(s_l) + l * b_up. With the fast implementation the canvases are computed
+# only when fetched.
+DrawSteps = collections.namedtuple(
+    'DrawSteps', ['canvases', 'posteriors', 'priors', 'latents', 'hidden_sums'])
 
 # The canvas is written at 4x the resolution of the LSTM state (16 -> 64 by default).
 CANVAS_SCALE = 4
+
+IMPLEMENTATIONS = ('fast', 'reference')
+DEFAULT_IMPLEMENTATION = 'fast'
+
+
+def check_implementation(implementation):
+  """Raises ValueError unless `implementation` is one of IMPLEMENTATIONS."""
+  if implementation not in IMPLEMENTATIONS:
+    raise ValueError('Unknown implementation %r; use one of %s (both compute the same '
+                     'numbers; \'reference\' is the plain, slower computation).'
+                     % (implementation, ', '.join(repr(i) for i in IMPLEMENTATIONS)))
+
+
+def lstm_update(gates, cell):
+  """The conv-LSTM state update from the summed gate pre-activations.
+
+  c' = sigmoid(f + 1) * c + sigmoid(i) * tanh(g),  h' = tanh(c') * sigmoid(o).
+
+  Args:
+    gates: [B, h, w, 4C], split along channels into (i, g, f, o) in that order.
+    cell: [B, h, w, C] the previous cell state c, or None for a zero state.
+
+  Returns:
+    LSTMState(c', h'), each [B, h, w, C].
+  """
+  input_gate, candidate, forget_gate, output_gate = tf.split(gates, 4, axis=-1)
+  new_cell = tf.sigmoid(input_gate) * tf.tanh(candidate)
+  if cell is not None:
+    new_cell = tf.sigmoid(forget_gate + 1.0) * cell + new_cell
+  return LSTMState(new_cell, tf.tanh(new_cell) * tf.sigmoid(output_gate))
 
 
 class ConvLSTMCell(object):
@@ -67,15 +125,32 @@ class ConvLSTMCell(object):
       LSTMState(c', h'), each [B, h, w, C].
     """
     gates = tf.add_n([conv(x) for conv, x in zip(self._convs.values(), inputs)])
-    input_gate, candidate, forget_gate, output_gate = tf.split(gates, 4, axis=-1)
-    cell = (tf.sigmoid(forget_gate + 1.0) * cell
-            + tf.sigmoid(input_gate) * tf.tanh(candidate))
-    hidden = tf.tanh(cell) * tf.sigmoid(output_gate)
-    return LSTMState(cell, hidden)
+    return lstm_update(gates, cell)
+
+  def conv(self, name):
+    """The Conv2D module of input `name`."""
+    return self._convs[name]
+
+  def stacked_kernel(self, names, dtype):
+    """The kernels of inputs `names` stacked along their input channels.
+
+    One convolution of the inputs concatenated in this order (without biases) is the
+    sum of their convolutions.
+
+    Returns:
+      [k, k, sum of the inputs' channels, 4C] in `dtype`.
+    """
+    kernels = [self._convs[name].kernel for name in names]
+    kernel = kernels[0] if len(kernels) == 1 else tf.concat(kernels, axis=2)
+    return gqn_utils.cast_to(kernel, dtype)
+
+  def bias_sum(self, dtype):
+    """[4C] the sum of every input convolution's bias, in `dtype`."""
+    return gqn_utils.cast_to(tf.add_n([conv.bias for conv in self._convs.values()]), dtype)
 
 
-def _zeros(batch, height, width, channels):
-  return tf.zeros(tf.stack([batch, height, width, channels]))
+def _zeros(batch, height, width, channels, dtype):
+  return tf.zeros(tf.stack([batch, height, width, channels]), dtype)
 
 
 class GeneratorCore(object):
@@ -84,26 +159,36 @@ class GeneratorCore(object):
   def __init__(self, config):
     hidden = config.LSTM_OUTPUT_CHANNELS
     self._config = config
+    self.grid = (config.ENC_HEIGHT, config.ENC_WIDTH)
     with tf.variable_scope('LSTM_gen'):
       with tf.variable_scope('GQNCell'):
-        self._cell = ConvLSTMCell(
+        self.cell = ConvLSTMCell(
             [('representation', config.ENC_CHANNELS), ('query_pose', config.POSE_CHANNELS),
              ('z', config.Z_CHANNELS), ('h_g', hidden)],
             hidden, config.LSTM_KERNEL_SIZE)
-      self._upsample = gqn_utils.Conv2DTranspose(
+      self.upsample = gqn_utils.Conv2DTranspose(
           'UpsampleGeneratorOutput', hidden, config.LSTM_CANVAS_CHANNELS,
           CANVAS_SCALE, CANVAS_SCALE)
 
-  def zero_state(self, batch):
+  def zero_state(self, batch, dtype=tf.float32):
     config = self._config
-    lstm = _zeros(batch, config.ENC_HEIGHT, config.ENC_WIDTH, config.LSTM_OUTPUT_CHANNELS)
-    canvas = _zeros(batch, config.IMG_HEIGHT, config.IMG_WIDTH, config.LSTM_CANVAS_CHANNELS)
+    lstm = _zeros(batch, config.ENC_HEIGHT, config.ENC_WIDTH, config.LSTM_OUTPUT_CHANNELS,
+                  dtype)
+    canvas = _zeros(batch, config.IMG_HEIGHT, config.IMG_WIDTH, config.LSTM_CANVAS_CHANNELS,
+                    dtype)
     return GeneratorState(LSTMState(lstm, lstm), canvas)
 
   def __call__(self, representation, pose_map, z, state):
     """(r, v^q, z_l, state_{l-1}) -> state_l; u_l = u_{l-1} + Upsample(h^g_l)."""
-    lstm = self._cell([representation, pose_map, z, state.lstm.h], state.lstm.c)
-    return GeneratorState(lstm, state.canvas + self._upsample(lstm.h))
+    lstm = self.cell([representation, pose_map, z, state.lstm.h], state.lstm.c)
+    return GeneratorState(lstm, state.canvas + self.upsample(lstm.h))
+
+  def canvas(self, hidden_sum, num_steps):
+    """u_l = Upsample(s_l) + l * b_up from s_l = h^g_1 + ... + h^g_l: [B, H, W, C_u]."""
+    dtype = hidden_sum.dtype
+    return (gqn_utils.block_conv2d_transpose(
+        hidden_sum, gqn_utils.cast_to(self.upsample.kernel, dtype))
+            + float(num_steps) * gqn_utils.cast_to(self.upsample.bias, dtype))
 
 
 class InferenceCore(object):
@@ -114,25 +199,32 @@ class InferenceCore(object):
     self._config = config
     with tf.variable_scope('LSTM_inf'):
       # Reads the target image and the canvas back at the LSTM's resolution.
-      self._downsample = gqn_utils.Conv2D(
+      self.downsample = gqn_utils.Conv2D(
           'DownsampleInferenceInputCanvasAndImage',
           config.IMG_CHANNELS + config.LSTM_CANVAS_CHANNELS, hidden,
           CANVAS_SCALE, CANVAS_SCALE, 'VALID', use_bias=False)
       with tf.variable_scope('GQNCell'):
-        self._cell = ConvLSTMCell(
+        self.cell = ConvLSTMCell(
             [('representation', config.ENC_CHANNELS), ('query_pose', config.POSE_CHANNELS),
              ('h_g', hidden), ('h_e', hidden)],
             hidden, config.LSTM_KERNEL_SIZE)
 
-  def zero_state(self, batch):
+  def zero_state(self, batch, dtype=tf.float32):
     config = self._config
-    zeros = _zeros(batch, config.ENC_HEIGHT, config.ENC_WIDTH, config.LSTM_OUTPUT_CHANNELS)
+    zeros = _zeros(batch, config.ENC_HEIGHT, config.ENC_WIDTH, config.LSTM_OUTPUT_CHANNELS,
+                   dtype)
     return LSTMState(zeros, zeros)
 
   def __call__(self, representation, pose_map, hidden_g, target_frame, canvas, state):
     """(r, v^q, h^g_{l-1}, x^q, u_{l-1}, state_{l-1}) -> state_l."""
-    hidden_e = state.h + self._downsample(tf.concat([target_frame, canvas], axis=-1))
-    return self._cell([representation, pose_map, hidden_g, hidden_e], state.c)
+    hidden_e = state.h + self.downsample(tf.concat([target_frame, canvas], axis=-1))
+    return self.cell([representation, pose_map, hidden_g, hidden_e], state.c)
+
+
+def _gaussian(parameters):
+  """[B, h, w, 2Z] -> float32 Gaussian; sigma = softplus(s + 0.5) + 1e-8 starts near 1."""
+  mu, pre_sigma = tf.split(gqn_utils.cast_to(parameters, tf.float32), 2, axis=-1)
+  return gqn_utils.Gaussian(mu, tf.nn.softplus(pre_sigma + 0.5) + 1e-8)
 
 
 class LatentDistribution(object):
@@ -141,15 +233,19 @@ class LatentDistribution(object):
   def __init__(self, scope, in_channels, z_channels, kernel_size):
     with tf.variable_scope(scope):
       with tf.variable_scope('eta'):
-        self._conv = gqn_utils.Conv2D('conv2d', in_channels, 2 * z_channels, kernel_size)
+        self.conv = gqn_utils.Conv2D('conv2d', in_channels, 2 * z_channels, kernel_size)
 
   def __call__(self, hidden):
-    """[B, h, w, C] -> Gaussian with mu, sigma each [B, h, w, Z].
+    """[B, h, w, C] -> Gaussian with mu, sigma each [B, h, w, Z] (float32).
 
     sigma = softplus(s + 0.5) + 1e-8 keeps it positive and starts it near 1.
     """
-    mu, pre_sigma = tf.split(self._conv(hidden), 2, axis=-1)
-    return gqn_utils.Gaussian(mu, tf.nn.softplus(pre_sigma + 0.5) + 1e-8)
+    return _gaussian(self.conv(hidden))
+
+  def of_zero_state(self, batch, height, width):
+    """The distribution of a zero hidden state: its parameters are the bias everywhere."""
+    bias = self.conv.bias[tf.newaxis, tf.newaxis, tf.newaxis, :]
+    return _gaussian(tf.tile(bias, tf.stack([batch, height, width, 1])))
 
 
 def sample(distribution):
@@ -158,9 +254,9 @@ def sample(distribution):
   return distribution.mu + distribution.sigma * eps
 
 
-def draw_unroll(representation, pose_map, seq_length, generator, prior,
+def draw_unroll(representation, query_pose, seq_length, generator, prior,
                 inference=None, posterior=None, target_frame=None,
-                prior_before_update=False):
+                prior_before_update=False, implementation=DEFAULT_IMPLEMENTATION):
   """Unrolls the DRAW renderer for `seq_length` steps.
 
   With `target_frame` (and `inference`, `posterior`) this is the posterior path of
@@ -168,8 +264,9 @@ def draw_unroll(representation, pose_map, seq_length, generator, prior,
   generation path: z_l ~ pi_l(h^g_{l-1}).
 
   Args:
-    representation: [B, h, w, C_r] the scene representation r, tiled to the LSTM grid.
-    pose_map: [B, h, w, 7] the query camera v^q tiled to the LSTM grid.
+    representation: the scene representation r, [B, h, w, C_r] on the LSTM grid, or
+      [B, 1, 1, C_r] (pool encoder) for an r that is the same at every position.
+    query_pose: [B, 7] the query camera v^q.
     seq_length: L, the number of DRAW steps.
     generator: a GeneratorCore.
     prior: the LatentDistribution eta_pi.
@@ -177,14 +274,35 @@ def draw_unroll(representation, pose_map, seq_length, generator, prior,
     posterior: the LatentDistribution eta_q (posterior path only).
     target_frame: [B, H, W, 3] the target x^q (posterior path only).
     prior_before_update: take pi_l from h^g_{l-1} instead of h^g_l (posterior path).
+    implementation: 'fast' or 'reference' (see the module docstring); the same
+      numbers, to float rounding.
 
   Returns:
-    (final GeneratorState, DrawSteps).
+    (final GeneratorState, DrawSteps). Latent distributions are float32; states and
+    canvases have the dtype of `representation` (float16 / bfloat16 under mixed
+    precision).
+
+  Raises:
+    ValueError: unknown `implementation`.
   """
+  check_implementation(implementation)
+  unroll = _fast_unroll if implementation == 'fast' else _reference_unroll
+  return unroll(representation, query_pose, seq_length, generator, prior, inference,
+                posterior, target_frame, prior_before_update)
+
+
+def _reference_unroll(representation, query_pose, seq_length, generator, prior, inference,
+                      posterior, target_frame, prior_before_update):
+  """Every convolution at every step, and the canvas at image resolution."""
+  dtype = representation.dtype
+  height, width = generator.grid
+  if representation.shape.as_list()[1:3] == [1, 1]:
+    representation = tf.tile(representation, [1, height, width, 1])
+  pose_map = gqn_utils.broadcast_pose(gqn_utils.cast_to(query_pose, dtype), height, width)
   batch = tf.shape(representation)[0]
-  state = generator.zero_state(batch)
-  inference_state = inference.zero_state(batch) if target_frame is not None else None
-  steps = DrawSteps([], [], [], [])
+  state = generator.zero_state(batch, dtype)
+  inference_state = inference.zero_state(batch, dtype) if target_frame is not None else None
+  steps = DrawSteps([], [], [], [], [])
   for _ in range(seq_length):
     if target_frame is None:
       prior_l = prior(state.lstm.h)
@@ -197,10 +315,139 @@ def draw_unroll(representation, pose_map, seq_length, generator, prior,
       z = sample(posterior_l)
       if prior_before_update:
         prior_l = prior(state.lstm.h)
-    state = generator(representation, pose_map, z, state)
+    state = generator(representation, pose_map, gqn_utils.cast_to(z, dtype), state)
     if target_frame is not None and not prior_before_update:
       prior_l = prior(state.lstm.h)
     steps.priors.append(prior_l)
     steps.latents.append(z)
     steps.canvases.append(state.canvas)
+    steps.hidden_sums.append(
+        state.lstm.h if not steps.hidden_sums else steps.hidden_sums[-1] + state.lstm.h)
   return state, steps
+
+
+def _step_invariant_gates(cell, representation, query_pose, height, width):
+  """The gate pre-activations of r and v^q plus every bias: the same at every step.
+
+  Args:
+    cell: a ConvLSTMCell with inputs 'representation' and 'query_pose'.
+    representation: [B, h, w, C_r], or [B, 1, 1, C_r] for an r constant over the grid.
+    query_pose: [B, 7].
+    height, width: the LSTM grid.
+
+  Returns:
+    [B, height, width, 4C].
+  """
+  dtype = representation.dtype
+  r_kernel = gqn_utils.cast_to(cell.conv('representation').kernel, dtype)
+  pose_kernel = gqn_utils.cast_to(cell.conv('query_pose').kernel, dtype)
+  if representation.shape.as_list()[1:3] == [1, 1]:
+    r_gates = gqn_utils.conv2d_of_constant_maps(representation[:, 0, 0, :], r_kernel,
+                                                height, width)
+  else:
+    r_gates = tf.nn.conv2d(representation, r_kernel, [1, 1, 1, 1], 'SAME')
+  pose_gates = gqn_utils.conv2d_of_constant_maps(query_pose, pose_kernel, height, width)
+  return r_gates + pose_gates + cell.bias_sum(dtype)
+
+
+class _CanvasReader(object):
+  """Downsample([x^q, u_{l-1}]) of the inference core, from s_{l-1} instead of u_{l-1}.
+
+  With u_{l-1} = Upsample(s_{l-1}) + (l - 1) b_up and blocks that align:
+    Downsample([x^q, u_{l-1}]) = D_x(x^q) + s_{l-1} P + (l - 1) b_up K_down,u
+  (see the module docstring); D_x(x^q) is computed once.
+  """
+
+  def __init__(self, inference, generator, target_frame):
+    dtype = target_frame.dtype
+    kernel = gqn_utils.cast_to(inference.downsample.kernel, dtype)  # [4, 4, 3 + C_u, C]
+    image_channels = target_frame.shape.as_list()[-1]
+    hidden = kernel.shape.as_list()[-1]
+    image_kernel, canvas_kernel = kernel[:, :, :image_channels], kernel[:, :, image_channels:]
+    self._target_part = tf.nn.conv2d(target_frame, image_kernel,
+                                     [1, CANVAS_SCALE, CANVAS_SCALE, 1], 'VALID')
+    up_kernel = gqn_utils.cast_to(generator.upsample.kernel, dtype)  # [4, 4, C_u, C]
+    # P[c, d] = sum_{i, j, u} K_up[i, j, u, c] K_down[i, j, 3 + u, d].
+    self._canvas_matrix = tf.matmul(tf.reshape(up_kernel, [-1, hidden]),
+                                    tf.reshape(canvas_kernel, [-1, hidden]),
+                                    transpose_a=True)[tf.newaxis, tf.newaxis]  # 1x1 conv
+    up_bias = gqn_utils.cast_to(generator.upsample.bias, dtype)
+    self._bias_per_step = tf.matmul(up_bias[tf.newaxis],
+                                    tf.reduce_sum(canvas_kernel, axis=[0, 1]))[0]  # [C]
+
+  def __call__(self, hidden_sum, num_steps):
+    """Downsample([x^q, u_l]) for u_l given by s_l (None when l = 0): [B, h, w, C]."""
+    if hidden_sum is None:
+      return self._target_part
+    canvas_part = tf.nn.conv2d(hidden_sum, self._canvas_matrix, [1, 1, 1, 1], 'VALID')
+    return self._target_part + canvas_part + float(num_steps) * self._bias_per_step
+
+
+def _fast_unroll(representation, query_pose, seq_length, generator, prior, inference,
+                 posterior, target_frame, prior_before_update):
+  """The same unroll with the step-invariant, zero and linear parts taken out."""
+  dtype = representation.dtype
+  height, width = generator.grid
+  query_pose = gqn_utils.cast_to(query_pose, dtype)
+  batch = tf.shape(representation)[0]
+  posterior_path = target_frame is not None
+  gen_cell = generator.cell
+  gen_invariant = _step_invariant_gates(gen_cell, representation, query_pose, height, width)
+  gen_kernel_first = gen_cell.stacked_kernel(['z'], dtype)
+  if seq_length > 1:
+    gen_kernel = gen_cell.stacked_kernel(['z', 'h_g'], dtype)
+  if posterior_path:
+    inf_cell = inference.cell
+    inf_invariant = _step_invariant_gates(inf_cell, representation, query_pose, height,
+                                          width)
+    inf_kernel_first = inf_cell.stacked_kernel(['h_e'], dtype)
+    if seq_length > 1:
+      inf_kernel = inf_cell.stacked_kernel(['h_g', 'h_e'], dtype)
+    read_canvas = _CanvasReader(inference, generator, target_frame)
+
+  def gates(invariant, kernel, inputs):
+    net = inputs[0] if len(inputs) == 1 else tf.concat(inputs, axis=-1)
+    return invariant + tf.nn.conv2d(net, kernel, [1, 1, 1, 1], 'SAME')
+
+  def prior_of(hidden):
+    if hidden is None:
+      return prior.of_zero_state(batch, height, width)
+    return prior(hidden)
+
+  # None stands for a zero state (step 1): its convolutions are their biases.
+  gen_state = inf_state = None
+  hidden_sum = None
+  steps = DrawSteps([], [], [], [], [])
+  for step in range(seq_length):
+    hidden_g = gen_state.h if gen_state is not None else None
+    if not posterior_path:
+      prior_l = prior_of(hidden_g)
+      z = sample(prior_l)
+    else:
+      hidden_e = read_canvas(hidden_sum, step)  # Downsample([x^q, u_{l-1}])
+      if inf_state is not None:
+        hidden_e = inf_state.h + hidden_e
+      if hidden_g is None:
+        inf_gates = gates(inf_invariant, inf_kernel_first, [hidden_e])
+      else:
+        inf_gates = gates(inf_invariant, inf_kernel, [hidden_g, hidden_e])
+      inf_state = lstm_update(inf_gates, inf_state.c if inf_state is not None else None)
+      posterior_l = posterior(inf_state.h)
+      steps.posteriors.append(posterior_l)
+      z = sample(posterior_l)
+      if prior_before_update:
+        prior_l = prior_of(hidden_g)
+    z_input = gqn_utils.cast_to(z, dtype)
+    if hidden_g is None:
+      gen_gates = gates(gen_invariant, gen_kernel_first, [z_input])
+    else:
+      gen_gates = gates(gen_invariant, gen_kernel, [z_input, hidden_g])
+    gen_state = lstm_update(gen_gates, gen_state.c if gen_state is not None else None)
+    hidden_sum = gen_state.h if hidden_sum is None else hidden_sum + gen_state.h
+    if posterior_path and not prior_before_update:
+      prior_l = prior(gen_state.h)
+    steps.priors.append(prior_l)
+    steps.latents.append(z)
+    steps.hidden_sums.append(hidden_sum)
+    steps.canvases.append(generator.canvas(hidden_sum, step + 1))
+  return GeneratorState(gen_state, steps.canvases[-1]), steps

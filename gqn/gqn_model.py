@@ -8,6 +8,7 @@ import tensorflow.compat.v1 as tf
 from gqn import gqn_graph
 from gqn import gqn_objective
 from gqn import gqn_utils
+from gqn import run_safety
 
 ModeKeys = tf.estimator.ModeKeys
 
@@ -75,7 +76,10 @@ def gqn_draw_model_fn(features, labels, mode, params, config=None):
     labels: [B, H, W, 3] target frames (None in PREDICT).
     mode: a tf.estimator.ModeKeys value.
     params: dict with 'gqn_params' (a GQNConfig) and optionally 'debug' (bool, image and
-      scalar summaries) and 'log_steps' (int, the interval of the training log line).
+      scalar summaries), 'log_steps' (int, the interval of the training log line),
+      'implementation' ('fast', the default, or 'reference': the same numbers, see
+      gqn/gqn_draw.py) and 'mixed_precision' (None, 'float16' or 'bfloat16': the compute
+      dtype; variables stay float32, float16 training scales the loss).
     config: the Estimator's RunConfig (optional; used for the eval summary directory).
 
   Returns:
@@ -85,12 +89,14 @@ def gqn_draw_model_fn(features, labels, mode, params, config=None):
   """
   gqn_config = params['gqn_params']
   debug = params.get('debug', False)
+  compute_dtype = gqn_utils.compute_dtype(params.get('mixed_precision'))
   global_step = tf.train.get_or_create_global_step()
   context = features.context
   outputs = gqn_graph.gqn_draw(
       features.query_camera, context.frames, context.cameras, gqn_config,
       target_frame=None if mode == ModeKeys.PREDICT else labels,
-      generate=mode != ModeKeys.TRAIN)
+      generate=mode != ModeKeys.TRAIN,
+      implementation=params.get('implementation', 'fast'), compute_dtype=compute_dtype)
 
   if mode == ModeKeys.PREDICT:
     predictions = {'predicted_mean': outputs.generation.mu_target}
@@ -107,7 +113,10 @@ def gqn_draw_model_fn(features, labels, mode, params, config=None):
   if mode == ModeKeys.TRAIN:
     lr = gqn_utils.learning_rate(global_step, gqn_config)
     optimizer = tf.train.AdamOptimizer(lr, beta1=0.9, beta2=0.999, epsilon=1e-8)
-    train_op = optimizer.minimize(elbo.elbo, global_step=global_step)
+    # A NaN / Inf loss fails the step before its update is applied, so no checkpoint
+    # (the CheckpointSaverHook saves after the step) ever holds a non-finite state.
+    with tf.control_dependencies([run_safety.loss_guard(elbo.elbo, global_step)]):
+      train_op = gqn_utils.minimize(optimizer, elbo.elbo, global_step, compute_dtype)
     if debug:
       _debug_summaries(features, labels, posterior, 'posterior_mean', {
           'target_llh': elbo.target_llh, 'kl': elbo.kl, 'learning_rate': lr,

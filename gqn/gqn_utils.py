@@ -2,6 +2,7 @@
 
 import collections
 
+import numpy as np
 import tensorflow.compat.v1 as tf
 
 # Gaussian parameters of a latent or pixel distribution, each [B, h, w, C].
@@ -42,10 +43,15 @@ class Conv2D(object):
           initializer=tf.zeros_initializer()) if use_bias else None
 
   def __call__(self, inputs):
-    """[B, H, W, in_channels] -> [B, H', W', out_channels]."""
-    net = tf.nn.conv2d(inputs, self.kernel, [1, self.stride, self.stride, 1], self.padding)
+    """[B, H, W, in_channels] -> [B, H', W', out_channels], in the dtype of `inputs`.
+
+    The variables stay float32; under mixed precision they are cast to the inputs'
+    float16 / bfloat16 here.
+    """
+    net = tf.nn.conv2d(inputs, cast_to(self.kernel, inputs.dtype),
+                       [1, self.stride, self.stride, 1], self.padding)
     if self.bias is not None:
-      net = tf.nn.bias_add(net, self.bias)
+      net = tf.nn.bias_add(net, cast_to(self.bias, inputs.dtype))
     return self.activation(net) if self.activation is not None else net
 
 
@@ -73,13 +79,95 @@ class Conv2DTranspose(object):
     static = inputs.shape.as_list()
     output_shape = tf.stack([shape[0], static[1] * self.stride, static[2] * self.stride,
                              self.out_channels])
-    net = tf.nn.conv2d_transpose(inputs, self.kernel, output_shape,
+    net = tf.nn.conv2d_transpose(inputs, cast_to(self.kernel, inputs.dtype), output_shape,
                                  [1, self.stride, self.stride, 1], 'SAME')
     net.set_shape([static[0], static[1] * self.stride, static[2] * self.stride,
                    self.out_channels])
     if self.bias is not None:
-      net = tf.nn.bias_add(net, self.bias)
+      net = tf.nn.bias_add(net, cast_to(self.bias, inputs.dtype))
     return net
+
+
+def cast_to(tensor, dtype):
+  """`tensor` in `dtype`; no op is added when it already has it.
+
+  Variables are float32 always (checkpoints hold float32); under mixed precision they
+  are cast where a float16 / bfloat16 computation uses them, so their gradients come
+  back in float32 through the cast.
+  """
+  if tensor.dtype.base_dtype == dtype:
+    return tensor
+  return tf.cast(tensor, dtype)
+
+
+def _taps_inside(height, width, kernel_height, kernel_width):
+  """Which taps of a stride-1 'SAME' kernel fall inside an height x width map.
+
+  Returns:
+    [height * width, kernel_height * kernel_width] float64 array of 0 / 1: entry
+    ((y, x), (i, j)) is 1 when tap (i, j) of the kernel centred on (y, x) reads a pixel
+    of the map rather than padding.
+  """
+  def inside_1d(size, taps):
+    # 'SAME' pads (taps - 1) // 2 before; tap i at position y reads y + i - pad.
+    pad = (taps - 1) // 2
+    reads = np.arange(size)[:, np.newaxis] + np.arange(taps)[np.newaxis, :] - pad
+    return ((reads >= 0) & (reads < size)).astype(np.float64)
+  rows = inside_1d(height, kernel_height)  # [h, kh]
+  cols = inside_1d(width, kernel_width)  # [w, kw]
+  return np.einsum('yi,xj->yxij', rows, cols).reshape(
+      height * width, kernel_height * kernel_width)
+
+
+def conv2d_of_constant_maps(vectors, kernel, height, width):
+  """The stride-1 'SAME' convolution of maps that are constant over space.
+
+  A map equal to v at every position convolves, at (y, x), to the sum over the kernel
+  taps (i, j) that fall inside the map of v W[i, j]: the map is never formed, each tap
+  is applied once to v, and a 0/1 matrix adds the taps that are inside at each
+  position (all of them in the interior, fewer at the borders). With the pool
+  encoder, r and the query camera are such maps at every DRAW step.
+
+  Args:
+    vectors: [B, C_in], the value of each map.
+    kernel: [kh, kw, C_in, C_out] the convolution kernel W.
+    height, width: size of the maps.
+
+  Returns:
+    [B, height, width, C_out], equal (to float rounding) to
+    tf.nn.conv2d(v tiled to [B, height, width, C_in], kernel, 1, 'SAME'), no bias.
+  """
+  kernel_height, kernel_width, in_channels, out_channels = kernel.shape.as_list()
+  taps = kernel_height * kernel_width
+  per_tap = tf.matmul(tf.tile(vectors[tf.newaxis], [taps, 1, 1]),
+                      tf.reshape(kernel, [taps, in_channels, out_channels]))  # [taps, B, C_out]
+  inside = tf.constant(_taps_inside(height, width, kernel_height, kernel_width),
+                       vectors.dtype)  # [h * w, taps]
+  maps = tf.matmul(inside, tf.reshape(per_tap, [taps, -1]))  # [h * w, B * C_out]
+  maps = tf.reshape(maps, [height, width, -1, out_channels])
+  return tf.transpose(maps, [2, 0, 1, 3])
+
+
+def block_conv2d_transpose(inputs, kernel):
+  """A transposed convolution whose stride equals its kernel size, without bias.
+
+  Each input position then writes its own s x s output block, so the op is one matrix
+  product per position followed by depth_to_space: the same sums as
+  tf.nn.conv2d_transpose, without its scatter.
+
+  Args:
+    inputs: [B, h, w, C_in].
+    kernel: [s, s, C_out, C_in] (transposed-convolution layout), applied with stride s.
+
+  Returns:
+    [B, s * h, s * w, C_out].
+  """
+  size, _, out_channels, in_channels = kernel.shape.as_list()
+  # matrix[c, (i, j, o)] = kernel[i, j, o, c]: depth_to_space reads depth as (i, j, o).
+  matrix = tf.reshape(tf.transpose(kernel, [3, 0, 1, 2]),
+                      [1, 1, in_channels, size * size * out_channels])
+  blocks = tf.nn.conv2d(inputs, matrix, [1, 1, 1, 1], 'VALID')  # h x w x s*s*C_out
+  return tf.nn.depth_to_space(blocks, size)
 
 
 def broadcast_pose(pose, height, width):
@@ -116,3 +204,79 @@ def pixel_sigma(step, config):
 def learning_rate(step, config):
   """The annealed Adam learning rate at `step`."""
   return annealed_value(step, config.ADAM_LR_ALPHA, config.ADAM_LR_BETA, config.ANNEAL_LR_TAU)
+
+
+# Mixed precision: the network computes in float16 or bfloat16, the variables (and so
+# the checkpoints) stay float32.
+MIXED_PRECISION_DTYPES = collections.OrderedDict([
+    ('float16', tf.float16), ('bfloat16', tf.bfloat16)])
+
+
+def compute_dtype(mixed_precision):
+  """The dtype the network computes in.
+
+  Args:
+    mixed_precision: None (float32), 'float16' or 'bfloat16'.
+
+  Returns:
+    tf.float32, tf.float16 or tf.bfloat16.
+
+  Raises:
+    ValueError: another value.
+  """
+  if mixed_precision is None:
+    return tf.float32
+  if mixed_precision not in MIXED_PRECISION_DTYPES:
+    raise ValueError('mixed_precision is %r; use None (float32) or one of %s.'
+                     % (mixed_precision, ', '.join(MIXED_PRECISION_DTYPES)))
+  return MIXED_PRECISION_DTYPES[mixed_precision]
+
+
+def minimize(optimizer, loss, global_step, dtype=tf.float32, initial_loss_scale=2.0 ** 15,
+             growth_interval=2000):
+  """`optimizer.minimize(loss)`, with dynamic loss scaling when computing in float16.
+
+  float16 has a narrow exponent range, so the loss is multiplied by a scale S before
+  differentiation (small gradients would otherwise flush to zero) and the float32
+  gradients are divided by S. A step with a non-finite gradient is skipped (the global
+  step still counts it) and halves S; `growth_interval` finite steps in a row double it.
+  S and the count are local variables: a checkpoint holds the same variables as in
+  float32 training, and S starts again from `initial_loss_scale` when a run restarts.
+  float32 and bfloat16 (float32's exponent range) need no scaling.
+
+  Args:
+    optimizer: a tf.train.Optimizer.
+    loss: float32 scalar.
+    global_step: the global step variable; incremented by the returned op.
+    dtype: the compute dtype (see `compute_dtype`).
+    initial_loss_scale: S at the first step.
+    growth_interval: finite steps after which S doubles.
+
+  Returns:
+    The training op.
+  """
+  if dtype != tf.float16:
+    return optimizer.minimize(loss, global_step=global_step)
+  local = [tf.GraphKeys.LOCAL_VARIABLES]
+  with tf.variable_scope('loss_scale'):
+    scale = tf.get_variable('scale', [], tf.float32, trainable=False, collections=local,
+                            initializer=tf.constant_initializer(initial_loss_scale))
+    finite_steps = tf.get_variable('finite_steps', [], tf.int64, trainable=False,
+                                   collections=local, initializer=tf.zeros_initializer())
+  grads_and_vars = optimizer.compute_gradients(loss * scale)
+  grads_and_vars = [(g / scale, v) for g, v in grads_and_vars if g is not None]
+  finite = tf.reduce_all([tf.reduce_all(tf.is_finite(g)) for g, _ in grads_and_vars])
+
+  def apply_step():
+    grow = finite_steps + 1 >= growth_interval
+    with tf.control_dependencies([optimizer.apply_gradients(grads_and_vars, global_step)]):
+      return tf.group(tf.assign(scale, tf.where(grow, scale * 2.0, scale)),
+                      tf.assign(finite_steps, tf.where(grow, tf.zeros_like(finite_steps),
+                                                       finite_steps + 1)))
+
+  def skip_step():
+    return tf.group(tf.assign_add(global_step, 1),
+                    tf.assign(scale, tf.maximum(scale / 2.0, 1.0)),
+                    tf.assign(finite_steps, tf.zeros_like(finite_steps)))
+
+  return tf.cond(finite, apply_step, skip_step)
