@@ -5,6 +5,11 @@
 
 The model directory records the config (`gqn_config.json`) and checkpoints; running the
 same command again continues from the last checkpoint with the recorded config.
+
+Several GPUs of one machine: add `--distribution mirrored` (`--batch_size` is per GPU).
+Several machines: `--distribution multi_worker` (synchronous) or `parameter_server`
+(asynchronous), the same command in every process with TF_CONFIG set to its role and a
+shared --model_dir; see gqn/distribute.py.
 """
 
 import argparse
@@ -258,7 +263,8 @@ def main(argv=None):
                       model_dir_lib.config_path(args.model_dir))
     distribution = distribute_lib.make_distribution(
         args.distribution, num_gpus=args.num_gpus,
-        devices=args.devices.split(',') if args.devices is not None else None)
+        devices=(None if args.devices is None else
+                 [name.strip() for name in args.devices.split(',') if name.strip()]))
     train(config, args.data_dir, args.dataset, args.model_dir, batch_size=args.batch_size,
           train_epochs=args.train_epochs, max_steps=args.max_steps,
           chkpt_steps=args.chkpt_steps, log_steps=args.log_steps, debug=args.debug,

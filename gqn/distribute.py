@@ -18,6 +18,15 @@ The cluster modes read the standard TF_CONFIG environment variable, one per proc
   {"cluster": {"chief": ["host0:2222"], "worker": ["host1:2222"], "ps": ["host2:2222"]},
    "task": {"type": "worker", "index": 0}}
 
+Every process runs the same command line with its own TF_CONFIG and the same model
+directory, which must be shared (a bucket or a network file system): the chief alone
+writes the checkpoints, summaries and gqn_config.json there, the evaluator (task type
+'evaluator', outside the cluster) evaluates each new checkpoint, and after a restart every
+worker restores the latest one. MultiWorkerMirrored workers must run the chief's save ops
+too (they hold collectives); TensorFlow sends their copies to `model_dir/tmp_worker_<i>`,
+which may be deleted. The chief, the workers and the evaluator return once `max_steps` is
+reached; parameter servers serve until they are killed.
+
 Batch size and steps. `batch_size` is the batch of one replica (the Estimator's
 convention: the input_fn is called once per worker and its batches go to the replicas in
 turn). In the synchronous modes one step is one update on the global batch
@@ -233,6 +242,25 @@ def configure_session(distribution, session_config):
   return session_config
 
 
+def _check_no_cluster(mode):
+  """Refuses a TF_CONFIG cluster that a single-machine mode would trip over.
+
+  The Estimator reads TF_CONFIG whatever the mode: without a strategy it would look for
+  the cluster's master, and with MirroredStrategy it refuses to train. A one-task cluster
+  (what some job schedulers set) means local training and is fine without a strategy.
+  """
+  try:
+    cluster = json.loads(os.environ.get(TF_CONFIG) or '{}').get('cluster') or {}
+    tasks = sum(len(addresses) for addresses in cluster.values())
+  except (ValueError, AttributeError, TypeError):
+    return  # Not a cluster the Estimator could use either; it reports it itself.
+  if tasks > 1 or (tasks and mode == MIRRORED):
+    raise ValueError(
+        '%s describes a cluster of %d tasks, but --distribution %s trains on this '
+        'machine alone. Use --distribution multi_worker or parameter_server to train on '
+        'the cluster, or unset %s.' % (TF_CONFIG, tasks, mode, TF_CONFIG))
+
+
 def make_distribution(mode, num_gpus=None, devices=None):
   """Builds the strategy for `mode` and checks this process's cluster role.
 
@@ -245,8 +273,9 @@ def make_distribution(mode, num_gpus=None, devices=None):
     A Distribution.
 
   Raises:
-    ValueError: unknown mode, device flags with another mode than mirrored, or a
-      missing / invalid TF_CONFIG in a cluster mode.
+    ValueError: unknown mode, device flags with another mode than mirrored, a missing
+      or invalid TF_CONFIG in a cluster mode, or a TF_CONFIG cluster in a
+      single-machine mode.
   """
   if mode not in MODES:
     raise ValueError('Unknown --distribution %r; choose one of: %s.'
@@ -256,8 +285,10 @@ def make_distribution(mode, num_gpus=None, devices=None):
         '--num_gpus and --devices apply to --distribution mirrored; with %s every '
         'process uses all GPUs it sees (restrict them with CUDA_VISIBLE_DEVICES).' % mode)
   if mode == NONE:
+    _check_no_cluster(mode)
     return Distribution(mode, None, [], None)
   if mode == MIRRORED:
+    _check_no_cluster(mode)
     local = mirrored_devices(num_gpus, devices)
     return Distribution(mode, tf.distribute.MirroredStrategy(devices=local), local, None)
   # The strategies read TF_CONFIG from os.environ too; so does this check.

@@ -103,6 +103,19 @@ def test_cli_without_tf_config_names_it(data_dir, tmp_path, monkeypatch, capsys)
   assert not glob.glob(str(tmp_path / 'model' / 'model.ckpt*'))
 
 
+def test_single_machine_modes_refuse_a_cluster_in_tf_config(monkeypatch):
+  # Without this check the Estimator would wait for the cluster's master forever.
+  monkeypatch.setenv('TF_CONFIG', _task({'chief': ['h0:1'], 'worker': ['h1:1']}, 'chief'))
+  for mode in ('none', MIRRORED):
+    with pytest.raises(ValueError) as error:
+      distribute.make_distribution(mode)
+    message = str(error.value)
+    assert 'TF_CONFIG' in message and '2 tasks' in message and mode in message
+  # A one-task cluster, as some schedulers set, is local training.
+  monkeypatch.setenv('TF_CONFIG', _task({'chief': ['h0:1']}, 'chief'))
+  assert distribute.make_distribution('none').strategy is None
+
+
 def test_initial_eval_in_a_cluster_is_refused(data_dir, tmp_path):
   task = distribute.ClusterTask({'chief': ['h0:1']}, 'chief', 0)
   distribution = distribute.Distribution(MULTI_WORKER, None, [], task)
