@@ -11,7 +11,9 @@ import pytest
 import eval_gqn
 from gqn import gqn_params
 from gqn import model_dir as model_dir_lib
-from tests.snapshot import DATASET, fake_data_dir, reference_snapshot, tiny_model  # pylint: disable=unused-import
+# Fixtures shared with the other model tests; each model is made once per session.
+from tests.snapshot import (  # pylint: disable=unused-import
+    DATASET, fake_data_dir, reference_snapshot, tiny_model)
 
 METRIC_KEYS = ('generation_mse', 'mean_render_mse', 'elbo_nats', 'target_llh_nats', 'kl_nats',
                'bits_per_dim', 'pixel_sigma')

@@ -13,7 +13,9 @@ from gqn import gqn_params
 from gqn import gqn_predictor
 from tests import fake_data
 from tests.data import reference_weights
-from tests.snapshot import fake_data_dir, reference_snapshot, tiny_model  # pylint: disable=unused-import
+# Fixtures shared with the other model tests; each model is made once per session.
+from tests.snapshot import (  # pylint: disable=unused-import
+    fake_data_dir, reference_snapshot, tiny_model)
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data')
 
