@@ -22,5 +22,11 @@ $(VENV)/.installed: requirements.txt
 test: venv
 	$(PY) -m pytest -q tests
 
+demo: venv
+	$(PY) demo.py
+
+bench: venv
+	$(PY) bench/bench_gqn.py --reference
+
 clean:
 	rm -rf $(VENV) runs
