@@ -28,6 +28,9 @@ arithmetic, using only that the equations are linear where it says so:
     kernel tap (gqn_utils.conv2d_of_constant_maps).
   * The inputs convolved at a step are concatenated and convolved with the
     concatenated kernels: one convolution per core and step instead of one per input.
+  * A kernel's gradient is a sum over the steps; it is taken once, over the steps'
+    inputs and output gradients stacked along the batch, instead of once per step
+    (`_StepConvolutions`): the same sums in larger, faster matrix products.
   * Step 1 starts from zero states: a convolution of a zero state is its bias (already
     in the step-invariant part), and eta_pi(h^g_0) is the bias of eta_pi.
   * The canvas is linear in the generator's outputs: with s_l = h^g_1 + ... + h^g_l,
@@ -131,19 +134,6 @@ class ConvLSTMCell(object):
     """The Conv2D module of input `name`."""
     return self._convs[name]
 
-  def stacked_kernel(self, names, dtype):
-    """The kernels of inputs `names` stacked along their input channels.
-
-    One convolution of the inputs concatenated in this order (without biases) is the
-    sum of their convolutions.
-
-    Returns:
-      [k, k, sum of the inputs' channels, 4C] in `dtype`.
-    """
-    kernels = [self._convs[name].kernel for name in names]
-    kernel = kernels[0] if len(kernels) == 1 else tf.concat(kernels, axis=2)
-    return gqn_utils.cast_to(kernel, dtype)
-
   def bias_sum(self, dtype):
     """[4C] the sum of every input convolution's bias, in `dtype`."""
     return gqn_utils.cast_to(tf.add_n([conv.bias for conv in self._convs.values()]), dtype)
@@ -241,11 +231,6 @@ class LatentDistribution(object):
     sigma = softplus(s + 0.5) + 1e-8 keeps it positive and starts it near 1.
     """
     return _gaussian(self.conv(hidden))
-
-  def of_zero_state(self, batch, height, width):
-    """The distribution of a zero hidden state: its parameters are the bias everywhere."""
-    bias = self.conv.bias[tf.newaxis, tf.newaxis, tf.newaxis, :]
-    return _gaussian(tf.tile(bias, tf.stack([batch, height, width, 1])))
 
 
 def sample(distribution):
@@ -383,6 +368,109 @@ class _CanvasReader(object):
     return self._target_part + canvas_part + float(num_steps) * self._bias_per_step
 
 
+@tf.custom_gradient
+def _conv_without_kernel_gradient(inputs, kernel):
+  """A stride-1 'SAME' convolution differentiated for its inputs only.
+
+  `_StepConvolutions` takes the kernel's gradient for all steps at once. A kernel behind
+  tf.stop_gradient would not do: tf.gradients still builds the per-step kernel gradient,
+  and Optimizer.compute_gradients (gate_gradients=GATE_OP) makes it run.
+  """
+  outputs = tf.nn.conv2d(inputs, kernel, [1, 1, 1, 1], 'SAME')
+
+  def gradient(output_gradient):
+    return [tf.nn.conv2d_backprop_input(tf.shape(inputs), kernel, output_gradient,
+                                        [1, 1, 1, 1], 'SAME'), None]
+  return outputs, gradient
+
+
+class _StepConvolutions(object):
+  """Stride-1 'SAME' convolutions applied at every step, kernel gradients taken once.
+
+  At step l the output is offset + sum_i conv(x_{l,i}, K_i) over the inputs i given at
+  that step, computed as one convolution of the concatenated inputs with the
+  concatenated kernels. The gradient of K_i is sum_l corr(x_{l,i}, dy_l): tf.gradients
+  would take it step by step (one filter-gradient op of batch B per step); here it is
+  one op over the inputs and output gradients of all steps stacked along the batch
+  (L * B), the same sums in larger matrix products. The steps' convolutions are
+  differentiated for their inputs only; each step's output gradient dy_l is received by
+  its own copy of `offset`, handed out by a custom-gradient identity that then returns
+  the kernel gradients.
+  """
+
+  def __init__(self, kernels, offset, num_steps):
+    """Prepares the convolutions of `num_steps` steps.
+
+    Args:
+      kernels: list of [k, k, C_i, C_out] tensors K_i, one per input.
+      offset: [B, h, w, C_out] added at every step (step-invariant terms, biases); its
+        gradient is the sum of the steps'.
+      num_steps: L.
+    """
+    self._kernels = list(kernels)
+    self._inputs = [None] * num_steps  # Per step, the list of inputs (None: absent).
+    self._stacked_kernels = {}
+
+    @tf.custom_gradient
+    def hand_out(offset, *kernels):
+      del kernels  # Only their gradients are produced here.
+      def gradients(*step_gradients):
+        return [tf.add_n(list(step_gradients))] + self._kernel_gradients(step_gradients)
+      return [tf.identity(offset) for _ in range(num_steps)], gradients
+
+    self._offsets = hand_out(offset, *self._kernels)
+
+  def _kernel_gradients(self, step_gradients):
+    gradients = []
+    for index, kernel in enumerate(self._kernels):
+      steps = [step for step, inputs in enumerate(self._inputs)
+               if inputs is not None and inputs[index] is not None]
+      if not steps:
+        gradients.append(tf.zeros_like(kernel))
+        continue
+      inputs = tf.concat([self._inputs[step][index] for step in steps], axis=0)
+      outputs = tf.concat([step_gradients[step] for step in steps], axis=0)
+      gradients.append(tf.nn.conv2d_backprop_filter(
+          inputs, tf.shape(kernel), outputs, [1, 1, 1, 1], 'SAME'))
+    return gradients
+
+  def __call__(self, step, inputs):
+    """The output of step `step` (0-based): [B, h, w, C_out].
+
+    Args:
+      step: the step index.
+      inputs: list aligned with the kernels of [B, h, w, C_i] tensors, None for an input
+        that is zero at this step (a zero state).
+    """
+    self._inputs[step] = list(inputs)
+    present = tuple(i for i, x in enumerate(inputs) if x is not None)
+    if not present:
+      return self._offsets[step]
+    if present not in self._stacked_kernels:
+      kernels = [self._kernels[i] for i in present]
+      self._stacked_kernels[present] = (
+          kernels[0] if len(kernels) == 1 else tf.concat(kernels, axis=2))
+    net = [inputs[i] for i in present]
+    net = net[0] if len(net) == 1 else tf.concat(net, axis=-1)
+    return self._offsets[step] + _conv_without_kernel_gradient(
+        net, self._stacked_kernels[present])
+
+
+def _cell_convolutions(cell, names, invariant, num_steps):
+  """_StepConvolutions of a ConvLSTMCell's per-step inputs `names`."""
+  dtype = invariant.dtype
+  kernels = [gqn_utils.cast_to(cell.conv(name).kernel, dtype) for name in names]
+  return _StepConvolutions(kernels, invariant, num_steps)
+
+
+def _latent_convolutions(distribution, batch, height, width, num_steps, dtype):
+  """_StepConvolutions of eta_q or eta_pi; the offset is its bias at every position."""
+  conv = distribution.conv
+  bias = gqn_utils.cast_to(conv.bias, dtype)[tf.newaxis, tf.newaxis, tf.newaxis, :]
+  return _StepConvolutions([gqn_utils.cast_to(conv.kernel, dtype)],
+                           tf.tile(bias, tf.stack([batch, height, width, 1])), num_steps)
+
+
 def _fast_unroll(representation, query_pose, seq_length, generator, prior, inference,
                  posterior, target_frame, prior_before_update):
   """The same unroll with the step-invariant, zero and linear parts taken out."""
@@ -391,61 +479,46 @@ def _fast_unroll(representation, query_pose, seq_length, generator, prior, infer
   query_pose = gqn_utils.cast_to(query_pose, dtype)
   batch = tf.shape(representation)[0]
   posterior_path = target_frame is not None
-  gen_cell = generator.cell
-  gen_invariant = _step_invariant_gates(gen_cell, representation, query_pose, height, width)
-  gen_kernel_first = gen_cell.stacked_kernel(['z'], dtype)
-  if seq_length > 1:
-    gen_kernel = gen_cell.stacked_kernel(['z', 'h_g'], dtype)
+  gen_convs = _cell_convolutions(
+      generator.cell, ['z', 'h_g'],
+      _step_invariant_gates(generator.cell, representation, query_pose, height, width),
+      seq_length)
+  prior_convs = _latent_convolutions(prior, batch, height, width, seq_length, dtype)
   if posterior_path:
-    inf_cell = inference.cell
-    inf_invariant = _step_invariant_gates(inf_cell, representation, query_pose, height,
-                                          width)
-    inf_kernel_first = inf_cell.stacked_kernel(['h_e'], dtype)
-    if seq_length > 1:
-      inf_kernel = inf_cell.stacked_kernel(['h_g', 'h_e'], dtype)
+    inf_convs = _cell_convolutions(
+        inference.cell, ['h_g', 'h_e'],
+        _step_invariant_gates(inference.cell, representation, query_pose, height, width),
+        seq_length)
+    posterior_convs = _latent_convolutions(posterior, batch, height, width, seq_length,
+                                           dtype)
     read_canvas = _CanvasReader(inference, generator, target_frame)
 
-  def gates(invariant, kernel, inputs):
-    net = inputs[0] if len(inputs) == 1 else tf.concat(inputs, axis=-1)
-    return invariant + tf.nn.conv2d(net, kernel, [1, 1, 1, 1], 'SAME')
-
-  def prior_of(hidden):
-    if hidden is None:
-      return prior.of_zero_state(batch, height, width)
-    return prior(hidden)
-
-  # None stands for a zero state (step 1): its convolutions are their biases.
+  # None stands for a zero state (step 1): its convolutions are their biases, which are
+  # in the offsets already.
   gen_state = inf_state = None
   hidden_sum = None
   steps = DrawSteps([], [], [], [], [])
   for step in range(seq_length):
     hidden_g = gen_state.h if gen_state is not None else None
     if not posterior_path:
-      prior_l = prior_of(hidden_g)
+      prior_l = _gaussian(prior_convs(step, [hidden_g]))
       z = sample(prior_l)
     else:
       hidden_e = read_canvas(hidden_sum, step)  # Downsample([x^q, u_{l-1}])
       if inf_state is not None:
         hidden_e = inf_state.h + hidden_e
-      if hidden_g is None:
-        inf_gates = gates(inf_invariant, inf_kernel_first, [hidden_e])
-      else:
-        inf_gates = gates(inf_invariant, inf_kernel, [hidden_g, hidden_e])
-      inf_state = lstm_update(inf_gates, inf_state.c if inf_state is not None else None)
-      posterior_l = posterior(inf_state.h)
+      inf_state = lstm_update(inf_convs(step, [hidden_g, hidden_e]),
+                              inf_state.c if inf_state is not None else None)
+      posterior_l = _gaussian(posterior_convs(step, [inf_state.h]))
       steps.posteriors.append(posterior_l)
       z = sample(posterior_l)
       if prior_before_update:
-        prior_l = prior_of(hidden_g)
-    z_input = gqn_utils.cast_to(z, dtype)
-    if hidden_g is None:
-      gen_gates = gates(gen_invariant, gen_kernel_first, [z_input])
-    else:
-      gen_gates = gates(gen_invariant, gen_kernel, [z_input, hidden_g])
-    gen_state = lstm_update(gen_gates, gen_state.c if gen_state is not None else None)
+        prior_l = _gaussian(prior_convs(step, [hidden_g]))
+    gen_state = lstm_update(gen_convs(step, [gqn_utils.cast_to(z, dtype), hidden_g]),
+                            gen_state.c if gen_state is not None else None)
     hidden_sum = gen_state.h if hidden_sum is None else hidden_sum + gen_state.h
     if posterior_path and not prior_before_update:
-      prior_l = prior(gen_state.h)
+      prior_l = _gaussian(prior_convs(step, [gen_state.h]))
     steps.priors.append(prior_l)
     steps.latents.append(z)
     steps.hidden_sums.append(hidden_sum)
