@@ -13,6 +13,7 @@ shared --model_dir; see gqn/distribute.py.
 """
 
 import argparse
+import os
 import sys
 
 import tensorflow.compat.v1 as tf
@@ -65,27 +66,43 @@ def check_dataset(config, data_dir, dataset, mode=tf.estimator.ModeKeys.TRAIN):
 
 
 def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10000,
-                   memcap=1.0, seed=None, distribution=None):
-  """The GQN Estimator for `model_dir`; `distribution`: a gqn.distribute.Distribution."""
+                   memcap=1.0, seed=None, distribution=None, xla=False,
+                   mixed_precision=None):
+  """The GQN Estimator for `model_dir`.
+
+  `distribution`: a gqn.distribute.Distribution. `xla`: compile the graphs with XLA
+  (global JIT). `mixed_precision`: None, 'float16' or 'bfloat16', the compute dtype
+  (variables and checkpoints stay float32; see gqn_model.gqn_draw_model_fn).
+  """
   session_config = tf.ConfigProto(
       gpu_options=tf.GPUOptions(per_process_gpu_memory_fraction=memcap, allow_growth=True))
   train_distribute = None
   if distribution is not None:
     train_distribute = distribution.strategy
     distribute_lib.configure_session(distribution, session_config)
+  if xla:
+    session_config.graph_options.optimizer_options.global_jit_level = (
+        tf.OptimizerOptions.ON_1)
+    # Without this flag auto-clustering leaves CPU graphs alone; TensorFlow reads it
+    # when the first session starts.
+    flags = os.environ.get('TF_XLA_FLAGS', '')
+    if '--tf_xla_cpu_global_jit' not in flags:
+      os.environ['TF_XLA_FLAGS'] = (flags + ' --tf_xla_cpu_global_jit').strip()
   run_config = tf.estimator.RunConfig(
       model_dir=model_dir, save_checkpoints_steps=chkpt_steps, save_checkpoints_secs=None,
       save_summary_steps=log_steps, log_step_count_steps=None, tf_random_seed=seed,
       session_config=session_config, train_distribute=train_distribute)
   return tf.estimator.Estimator(
       model_fn=gqn_model.gqn_draw_model_fn, model_dir=model_dir, config=run_config,
-      params={'gqn_params': config, 'debug': debug, 'log_steps': log_steps})
+      params={'gqn_params': config, 'debug': debug, 'log_steps': log_steps,
+              'mixed_precision': mixed_precision})
 
 
 def train(config, data_dir, dataset, model_dir, batch_size=36, train_epochs=None,
           max_steps=None, chkpt_steps=10000, log_steps=100, debug=False, initial_eval=False,
           memcap=1.0, queue_threads=4, queue_buffer=64, seed=None, distribution=None,
-          eval_steps=10, eval_throttle_secs=600):
+          eval_steps=10, eval_throttle_secs=600,
+          xla=False, mixed_precision=None):
   """Trains a GQN; returns the global step reached.
 
   With a `distribution` of a cluster mode every process of the cluster calls this with
@@ -115,6 +132,9 @@ def train(config, data_dir, dataset, model_dir, batch_size=36, train_epochs=None
     distribution: a gqn.distribute.Distribution; None trains on one device.
     eval_steps: cluster modes: batches of the test split per evaluation (evaluator task).
     eval_throttle_secs: cluster modes: least seconds between two evaluations.
+    xla: compile the graphs with XLA (global JIT).
+    mixed_precision: None, 'float16' or 'bfloat16': the compute dtype; variables and
+      checkpoints stay float32.
 
   Returns:
     The global step of the latest checkpoint in `model_dir` (None if a cluster task
@@ -139,7 +159,8 @@ def train(config, data_dir, dataset, model_dir, batch_size=36, train_epochs=None
     # initial variables and parameter servers hold one copy, so the model starts equal.
     graph_seed += distribute_lib.worker_id(distribution.task)
   estimator = make_estimator(config, model_dir, debug, log_steps, chkpt_steps, memcap,
-                             graph_seed, distribution=distribution)
+                             graph_seed, distribution=distribution, xla=xla,
+                             mixed_precision=mixed_precision)
   tf.logging.info('Training a GQN (batch size %d per replica) on %s in %s; config: %s',
                   batch_size, dataset, model_dir, config)
   tf.logging.info(distribute_lib.describe(distribution, batch_size))
@@ -213,6 +234,12 @@ def _parser():
                       help='Write image and scalar summaries for TensorBoard.')
   parser.add_argument('--initial_eval', action='store_true',
                       help='Evaluate on the test split before training.')
+  parser.add_argument('--xla', action='store_true',
+                      help='Compile the graphs with XLA (global JIT; on CPU it also sets '
+                      'TF_XLA_FLAGS=--tf_xla_cpu_global_jit).')
+  parser.add_argument('--mixed_precision', choices=('float16', 'bfloat16'), default=None,
+                      help='Compute in this dtype (GPUs: float16; CPUs with bfloat16 '
+                      'support: bfloat16); variables and checkpoints stay float32.')
   # Distribution. --batch_size is per replica; steps count global updates.
   parser.add_argument('--distribution', choices=distribute_lib.MODES,
                       default=distribute_lib.NONE,
@@ -271,7 +298,8 @@ def main(argv=None):
           initial_eval=args.initial_eval, memcap=args.memcap,
           queue_threads=args.queue_threads, queue_buffer=args.queue_buffer, seed=args.seed,
           distribution=distribution, eval_steps=args.eval_steps,
-          eval_throttle_secs=args.eval_throttle_secs)
+          eval_throttle_secs=args.eval_throttle_secs,
+          xla=args.xla, mixed_precision=args.mixed_precision)
   except (ValueError, IOError) as error:
     print('train_gqn_draw.py: error: %s' % error, file=sys.stderr)
     return 2
