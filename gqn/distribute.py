@@ -181,10 +181,11 @@ def _parse_device(name, num_gpus):
     raise ValueError('--devices: %r is not a local device name; use names like /gpu:0, '
                      '/gpu:1 (or /cpu:0, /cpu:1).' % (name,))
   if spec.device_type == 'GPU' and spec.device_index >= num_gpus:
-    raise ValueError('--devices: %s is not on this machine, which has %d GPUs (/gpu:0 '
-                     '... /gpu:%d).' % (name, num_gpus, num_gpus - 1)
-                     if num_gpus else '--devices: %s is not on this machine, which has '
-                     'no GPU; use /cpu:0 (or several, /cpu:0,/cpu:1).' % name)
+    if num_gpus:
+      has = '%d GPUs, /gpu:0 ... /gpu:%d' % (num_gpus, num_gpus - 1)
+    else:
+      has = 'no GPU; use /cpu:0 (or several, /cpu:0,/cpu:1)'
+    raise ValueError('--devices: %s is not on this machine, which has %s.' % (name, has))
   return spec.to_string()
 
 
