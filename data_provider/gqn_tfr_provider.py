@@ -253,15 +253,28 @@ def _parse(serialized, sequence_size):
 
 
 def _decode_frames(jpegs, num_views, frame_size, out_size):
-  """Decodes `[N]` JPEG strings to `[N, out_size, out_size, 3]` float32 in [0, 1]."""
-  frames = tf.map_fn(lambda jpeg: tf.image.decode_jpeg(jpeg, channels=3),
-                     jpegs, dtype=tf.uint8, back_prop=False)
-  frames = tf.image.convert_image_dtype(frames, tf.float32)  # uint8 -> [0, 1]
+  """Decodes `[N]` JPEG strings to `[N, out_size, out_size, 3]` frames.
+
+  Args:
+    jpegs: `[num_views]` string tensor; `num_views` is static.
+    num_views: N.
+    frame_size: the stored frame side.
+    out_size: the output frame side.
+
+  Returns:
+    uint8 frames when out_size == frame_size (`_frames_to_float` converts whole
+    batches to [0, 1]), float32 frames in [0, 1] when they are resized.
+  """
+  # One decode op per view: for N known in advance this is cheaper than a tf.map_fn
+  # loop, whose overhead is larger than the decoding of a 64 px frame.
+  frames = tf.stack([tf.image.decode_jpeg(jpegs[view], channels=3)
+                     for view in range(num_views)])
   # Fails at run time if the files do not hold frames of the size the table declares
   # (a record of another dataset), also when they are resized below.
   frames = tf.ensure_shape(frames, [num_views, frame_size, frame_size, 3])
   if out_size == frame_size:
     return frames
+  frames = tf.image.convert_image_dtype(frames, tf.float32)  # uint8 -> [0, 1]
   if out_size < frame_size:
     # Area averaging does not alias when shrinking (84 / 128 px -> 64 px).
     frames = tf.image.resize_area(frames, [out_size, out_size])
@@ -270,6 +283,17 @@ def _decode_frames(jpegs, num_views, frame_size, out_size):
   frames = tf.clip_by_value(frames, 0.0, 1.0)
   frames.set_shape([num_views, out_size, out_size, 3])
   return frames
+
+
+def _frames_to_float(features, labels):
+  """A batch's frames as float32 in [0, 1]: one conversion per batch, not per example.
+
+  uint8 frames are divided by 255 (as tf.image.convert_image_dtype does); frames that
+  are float32 already (resized ones) pass unchanged.
+  """
+  to_float = lambda frames: tf.image.convert_image_dtype(frames, tf.float32)
+  context = features.context._replace(frames=to_float(features.context.frames))
+  return features._replace(context=context), to_float(labels)
 
 
 def _preprocess(index, serialized, info, context_size, out_size, seed):
@@ -286,7 +310,7 @@ def _preprocess(index, serialized, info, context_size, out_size, seed):
 
   Returns:
     (Query(Context(frames [K, H, W, 3], cameras [K, 7]), query_camera [7]),
-     target frame [H, W, 3]).
+     target frame [H, W, 3]); frames as `_decode_frames` returns them.
   """
   num_views = context_size + 1
   jpegs, raw_cameras = _parse(serialized, info.sequence_size)
@@ -320,10 +344,11 @@ def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
 
   Memory is bounded by: the shuffle buffer of `buffer_size` serialized records (TRAIN
   only; JPEG bytes, ~30-60 KB per 64 px rooms scene, ~1-2 MB per 300-view maze scene),
-  up to `num_threads` examples being decoded (only the K + 1 chosen views are decoded)
-  and at most 3 batches of decoded frames (2 prefetched, 1 being filled), each
-  batch_size * (K + 1) * H * W * 3 * 4 bytes (~10 MB for B=36, K=5, 64 px). Nothing
-  grows with the dataset size.
+  up to `num_threads` examples being decoded (only the K + 1 chosen views are decoded),
+  one batch being filled (uint8 frames unless resized: batch_size * (K + 1) * H * W * 3
+  bytes, ~2.7 MB for B=36, K=5, 64 px) and at most 3 batches of float32 frames (2
+  prefetched, 1 being converted), each 4 times that (~10 MB). Nothing grows with the
+  dataset size.
 
   Args:
     dataset: dataset name, see `dataset_names()`.
@@ -411,6 +436,7 @@ def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
       num_parallel_calls=num_threads)
   data = record_check.drop_bad_records(data, bad_records, info)
   data = data.batch(batch_size, drop_remainder=is_training)
+  data = data.map(_frames_to_float)
   return data.prefetch(_PREFETCH_BATCHES)
 
 
