@@ -121,14 +121,21 @@ def default_config():
 def tiny_config():
   """A small GQN for tests and the demo: 32x32 images, 4 DRAW steps, few channels.
 
-  Its schedules are shortened so that a few thousand steps anneal the pixel sigma and
-  the learning rate fully.
+  Made to learn within minutes on a CPU, so it departs from the paper's model in three
+  measured ways (synth_rooms_ring_camera, batch 16, 5000 steps; generation MSE):
+  - the tower encoder: its spatial r learns rooms faster than the pool's 1x1 r
+    (0.0090 against 0.0107 at 6000 steps);
+  - the pixel sigma anneals from 2.0 to 1.0 in 2000 steps and stays there. Annealed to
+    the paper's 0.7, the posterior moves the scene into the latents faster than the prior
+    can follow in a short run, and generation gets worse as training goes on (0.0140
+    after 10000 steps); at 1.0 it keeps improving (0.0086);
+  - a learning rate of 1e-3, annealed to 1e-4 over 20000 steps.
   """
   return create_gqn_config(dict(
-      IMG_HEIGHT=32, IMG_WIDTH=32, ENC_CHANNELS=64, LSTM_OUTPUT_CHANNELS=32,
-      LSTM_CANVAS_CHANNELS=32, LSTM_KERNEL_SIZE=3, Z_CHANNELS=8, SEQ_LENGTH=4,
-      ETA_INTERNAL_KERNEL_SIZE=3, ANNEAL_SIGMA_TAU=3000, ANNEAL_LR_TAU=20000,
-      ADAM_LR_ALPHA=1e-3, ADAM_LR_BETA=1e-4))
+      IMG_HEIGHT=32, IMG_WIDTH=32, ENC_TYPE='tower', ENC_CHANNELS=64,
+      LSTM_OUTPUT_CHANNELS=32, LSTM_CANVAS_CHANNELS=32, LSTM_KERNEL_SIZE=3, Z_CHANNELS=8,
+      SEQ_LENGTH=4, ETA_INTERNAL_KERNEL_SIZE=3, GENERATOR_SIGMA_BETA=1.0,
+      ANNEAL_SIGMA_TAU=2000, ANNEAL_LR_TAU=20000, ADAM_LR_ALPHA=1e-3, ADAM_LR_BETA=1e-4))
 
 
 PRESETS = collections.OrderedDict([('default', default_config), ('tiny', tiny_config)])

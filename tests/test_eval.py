@@ -68,7 +68,7 @@ def test_snapshot_without_config_is_evaluated_and_rendered(reference_snapshot, f
 
 @pytest.mark.parametrize('flags, variable, fix', [
     (['--enc_type', 'tower'], 'GQN/TowerEncoder/conv2d/kernel', '--enc_type pool'),
-    (['--preset', 'tiny'], 'GQN/PoolEncoder/conv2d/kernel: checkpoint [2, 2, 3, 256], '
+    (['--preset', 'tiny'], 'GQN/TowerEncoder/conv2d/kernel: checkpoint has none, '
      'graph [2, 2, 3, 64]', '--preset default'),
 ])
 def test_config_contradicting_the_snapshot_is_refused(reference_snapshot, fake_data_dir,

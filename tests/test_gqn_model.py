@@ -77,7 +77,7 @@ def test_create_gqn_config_refuses_contradicting_derived_size_and_bad_values():
 def test_presets_derive_from_default_and_round_trip_through_json():
   tiny = gqn_params.preset('tiny')
   assert tiny.IMG_HEIGHT == 32 and tiny.ENC_HEIGHT == 8
-  assert tiny.ENC_TYPE == 'pool' and tiny.PRIOR_BEFORE_UPDATE is False
+  assert tiny.ENC_TYPE == 'tower' and tiny.PRIOR_BEFORE_UPDATE is False
   assert gqn_params.preset('default') == gqn_params.default_config()
   assert gqn_params.config_from_json(gqn_params.config_to_json(tiny)) == tiny
   with pytest.raises(ValueError, match='huge'):

@@ -201,9 +201,9 @@ def test_checkpoint_fields_are_read_off_the_variables(tiny_model, tmp_path):
 
 
 def test_predictor_refuses_a_config_that_does_not_fit(tiny_model):
-  with pytest.raises(checkpoints.CheckpointMismatchError, match='--enc_type pool'):
+  with pytest.raises(checkpoints.CheckpointMismatchError, match='--enc_type tower'):
     gqn_predictor.GqnViewPredictor(tiny_model,
-                                   gqn_params.tiny_config()._replace(ENC_TYPE='tower'))
+                                   gqn_params.tiny_config()._replace(ENC_TYPE='pool'))
 
 
 def test_camera_ring_faces_its_centre_with_the_data_convention():
