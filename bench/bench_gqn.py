@@ -454,12 +454,13 @@ def main(argv=None):
       ('TF_ENABLE_ONEDNN_OPTS', os.environ.get('TF_ENABLE_ONEDNN_OPTS', '(default)')),
       ('cpus', os.cpu_count()), ('tensorflow', tf.VERSION)])
   print('GQN benchmark: %s' % ', '.join('%s=%s' % kv for kv in report.items()), flush=True)
+  if args.pipeline != 'off':
+    # First, while the process holds no model: its memory is the pipeline's own.
+    report['pipeline'] = _time_pipeline(tf, args, session_config)
   results = []
   if args.pipeline != 'only':
     results = _time_models(tf, args, config, session_config)
   report['models'] = results
-  if args.pipeline != 'off':
-    report['pipeline'] = _time_pipeline(tf, args, session_config)
   if results:
     print(_table(results))
   if 'pipeline' in report:
