@@ -344,7 +344,7 @@ def _pipeline_data(args):
   root = args.pipeline_data or tempfile.mkdtemp(prefix='gqn_bench_data_')
   files = gqn_tfr_provider.dataset_files(PIPELINE_DATASET, root, 'train')
   if any(os.path.exists(f) for f in files):
-    return root, PIPELINE_DATASET, 'existing rendered rooms'
+    return root, PIPELINE_DATASET, 'records in %s' % root
   command = [sys.executable, '-m', 'data_provider.scenes.render', '--root', root,
              '--dataset', PIPELINE_DATASET, '--train_scenes', str(args.pipeline_scenes),
              '--test_scenes', '4']
@@ -399,31 +399,30 @@ def _table(results):
   groups = collections.OrderedDict()
   for r in results:
     groups.setdefault((r['mode'], r['batch_size']), {})[r['implementation']] = r
-  both = any(len(g) > 1 for g in groups.values())
-  header = ['mode', 'batch', 's/batch', 'examples/s', 'GFLOP/example', 'GFLOP/s',
-            'peak RSS MB', 'step memory MB']
+  both = all(len(group) == 2 for group in groups.values())
   if both:
     header = ['mode', 'batch', 'fast s', 'reference s', 'speed-up', 'fast ex/s',
               'reference ex/s', 'fast GFLOP/ex', 'reference GFLOP/ex', 'fast GFLOP/s',
               'reference GFLOP/s', 'fast step MB', 'reference step MB']
+  else:
+    header = ['implementation', 'mode', 'batch', 's/batch', 'examples/s', 'GFLOP/example',
+              'GFLOP/s', 'peak RSS MB', 'step memory MB']
   lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
   for (mode, batch), group in groups.items():
-    if both and len(group) == 2:
+    if both:
       f, r = group['fast'], group['reference']
-      row = [mode, batch, '%.3f' % f['seconds_median'], '%.3f' % r['seconds_median'],
-             '%.2fx' % (r['seconds_median'] / f['seconds_median']),
-             '%.2f' % f['examples_per_second'], '%.2f' % r['examples_per_second'],
-             '%.1f' % f['gflop_per_example'], '%.1f' % r['gflop_per_example'],
-             '%.1f' % f['gflop_per_second'], '%.1f' % r['gflop_per_second'],
-             '%.0f' % f['step_memory_mb'], '%.0f' % r['step_memory_mb']]
+      rows = [[mode, batch, '%.3f' % f['seconds_median'], '%.3f' % r['seconds_median'],
+               '%.2fx' % (r['seconds_median'] / f['seconds_median']),
+               '%.2f' % f['examples_per_second'], '%.2f' % r['examples_per_second'],
+               '%.1f' % f['gflop_per_example'], '%.1f' % r['gflop_per_example'],
+               '%.1f' % f['gflop_per_second'], '%.1f' % r['gflop_per_second'],
+               '%.0f' % f['step_memory_mb'], '%.0f' % r['step_memory_mb']]]
     else:
-      for r in group.values():
-        row = [mode, batch, '%.3f' % r['seconds_median'], '%.2f' % r['examples_per_second'],
-               '%.1f' % r['gflop_per_example'], '%.1f' % r['gflop_per_second'],
-               '%.0f' % r['peak_rss_mb'], '%.0f' % r['step_memory_mb']]
-        if both:
-          row = row[:3] + ['', ''] + row[3:4] + ['', ''] + row[4:]
-    lines.append('| ' + ' | '.join(str(c) for c in row) + ' |')
+      rows = [[r['implementation'], mode, batch, '%.3f' % r['seconds_median'],
+               '%.2f' % r['examples_per_second'], '%.1f' % r['gflop_per_example'],
+               '%.1f' % r['gflop_per_second'], '%.0f' % r['peak_rss_mb'],
+               '%.0f' % r['step_memory_mb']] for r in group.values()]
+    lines.extend('| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows)
   return '\n'.join(lines)
 
 

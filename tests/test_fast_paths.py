@@ -5,6 +5,7 @@ weights and with the sampling noise zeroed, their losses, gradients, images and 
 agree to float rounding, for both encoders and both prior timings.
 """
 
+import json
 import os
 
 import numpy as np
@@ -20,6 +21,7 @@ from gqn import gqn_model
 from gqn import gqn_objective
 from gqn import gqn_params
 from gqn import gqn_utils
+from tests import fake_data
 from tests.data import reference_weights
 
 MODES = tf.estimator.ModeKeys
@@ -328,3 +330,33 @@ def test_train_flags_reach_the_estimator(monkeypatch):
   assert (session_config.graph_options.optimizer_options.global_jit_level
           == tf.OptimizerOptions.ON_1)
   assert '--tf_xla_cpu_global_jit' in os.environ.get('TF_XLA_FLAGS', '')
+
+
+def test_bench_reports_both_implementations_and_the_pipeline(tmp_path):
+  data_dir = str(tmp_path / 'data')
+  fake_data.write_fake_dataset(data_dir, bench_gqn.PIPELINE_DATASET, 'train', num_files=2,
+                               scenes_per_file=4)
+  report_path = str(tmp_path / 'bench.json')
+  verbosity = tf.logging.get_verbosity()
+  try:
+    assert bench_gqn.main(['--preset', 'tiny', '--batch_sizes', '1,2', '--modes',
+                           'train,generate', '--reference', '--repeats', '2', '--warmup',
+                           '0', '--pipeline_data', data_dir, '--pipeline_batches', '2',
+                           '--json', report_path]) == 0
+  finally:
+    tf.logging.set_verbosity(verbosity)
+  with open(report_path) as f:
+    report = json.load(f)
+  runs = {(r['implementation'], r['mode'], r['batch_size']): r for r in report['models']}
+  assert len(runs) == 8
+  for (implementation, mode, batch), run in runs.items():
+    assert len(run['seconds_all']) == 2 and run['seconds_median'] > 0
+    assert run['examples_per_second'] == pytest.approx(batch / run['seconds_median'])
+    assert run['unknown_shape_ops'] == 0 and run['peak_rss_mb'] > 0
+    reference = runs[('reference', mode, batch)]
+    assert run['gflop_per_example'] <= reference['gflop_per_example']
+  assert runs[('fast', 'train', 1)]['gflop_per_example'] < (
+      runs[('reference', 'train', 1)]['gflop_per_example'])
+  pipeline = report['pipeline']
+  assert pipeline['data'] == 'records in %s' % data_dir and pipeline['batch_size'] == 36
+  assert pipeline['examples_per_second'] > 0
