@@ -449,7 +449,8 @@ def main(argv=None):
   report = collections.OrderedDict([
       ('preset', args.preset), ('enc_type', config.ENC_TYPE), ('xla', args.xla),
       ('mixed_precision', args.mixed_precision),
-      ('intra_op_threads', args.intra_op_threads), ('inter_op_threads', args.inter_op_threads),
+      ('intra_op_threads', args.intra_op_threads),
+      ('inter_op_threads', args.inter_op_threads),
       ('TF_ENABLE_ONEDNN_OPTS', os.environ.get('TF_ENABLE_ONEDNN_OPTS', '(default)')),
       ('cpus', os.cpu_count()), ('tensorflow', tf.VERSION)])
   print('GQN benchmark: %s' % ', '.join('%s=%s' % kv for kv in report.items()), flush=True)

@@ -139,8 +139,9 @@ def conv2d_of_constant_maps(vectors, kernel, height, width):
   """
   kernel_height, kernel_width, in_channels, out_channels = kernel.shape.as_list()
   taps = kernel_height * kernel_width
+  # [taps, B, C_out]: every tap applied to every vector.
   per_tap = tf.matmul(tf.tile(vectors[tf.newaxis], [taps, 1, 1]),
-                      tf.reshape(kernel, [taps, in_channels, out_channels]))  # [taps, B, C_out]
+                      tf.reshape(kernel, [taps, in_channels, out_channels]))
   inside = tf.constant(_taps_inside(height, width, kernel_height, kernel_width),
                        vectors.dtype)  # [h * w, taps]
   maps = tf.matmul(inside, tf.reshape(per_tap, [taps, -1]))  # [h * w, B * C_out]
