@@ -26,7 +26,7 @@ demo: venv
 	$(PY) demo.py
 
 bench: venv
-	$(PY) bench/bench_gqn.py --reference
+	$(PY) -m bench.bench_gqn --reference
 
 clean:
 	rm -rf $(VENV) runs
