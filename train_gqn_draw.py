@@ -14,29 +14,34 @@ shared --model_dir; see gqn/distribute.py.
 
 import argparse
 import os
+import contextlib
+import signal
 import sys
 
 import tensorflow.compat.v1 as tf
 
 from data_provider import gqn_tfr_provider
+from data_provider import record_check
 from gqn import distribute as distribute_lib
 from gqn import gqn_model
 from gqn import gqn_params
 from gqn import model_dir as model_dir_lib
+from gqn import run_safety
 
 
 def _input_fn(config, data_dir, dataset, mode, batch_size, num_epochs, queue_threads,
-              queue_buffer, seed):
+              queue_buffer, seed, bad_records=None):
   def input_fn():
     return gqn_tfr_provider.gqn_input_fn(
         dataset=dataset, context_size=config.CONTEXT_SIZE, root=data_dir, mode=mode,
         batch_size=batch_size, num_epochs=num_epochs, custom_frame_size=config.IMG_HEIGHT,
-        num_threads=queue_threads, buffer_size=queue_buffer, seed=seed)
+        num_threads=queue_threads, buffer_size=queue_buffer, seed=seed,
+        bad_records=bad_records)
   return input_fn
 
 
 def _distributed_input_fn(config, data_dir, dataset, mode, batch_size, num_epochs,
-                          queue_threads, queue_buffer, seed):
+                          queue_threads, queue_buffer, seed, bad_records=None):
   """The input_fn of a distributed Estimator: one pipeline per worker, a dataset.
 
   The Estimator calls it once per worker with a tf.distribute.InputContext and hands its
@@ -49,7 +54,7 @@ def _distributed_input_fn(config, data_dir, dataset, mode, batch_size, num_epoch
         batch_size=batch_size, num_epochs=num_epochs, custom_frame_size=config.IMG_HEIGHT,
         num_threads=queue_threads, buffer_size=queue_buffer,
         seed=distribute_lib.pipeline_seed(seed, input_context),
-        input_context=input_context)
+        input_context=input_context, bad_records=bad_records)
   return input_fn
 
 
@@ -101,9 +106,12 @@ def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10
 def train(config, data_dir, dataset, model_dir, batch_size=36, train_epochs=None,
           max_steps=None, chkpt_steps=10000, log_steps=100, debug=False, initial_eval=False,
           memcap=1.0, queue_threads=4, queue_buffer=64, seed=None, distribution=None,
-          eval_steps=10, eval_throttle_secs=600,
+          eval_steps=10, eval_throttle_secs=600, skip_corrupt_records=False,
           xla=False, mixed_precision=None):
   """Trains a GQN; returns the global step reached.
+
+  Stopping is safe at any moment: the same call continues from the newest complete
+  checkpoint (see gqn/run_safety.py). SIGINT / SIGTERM save a checkpoint first.
 
   With a `distribution` of a cluster mode every process of the cluster calls this with
   the same arguments (its role comes from TF_CONFIG): the chief and the workers train,
@@ -135,10 +143,20 @@ def train(config, data_dir, dataset, model_dir, batch_size=36, train_epochs=None
     xla: compile the graphs with XLA (global JIT).
     mixed_precision: None, 'float16' or 'bfloat16': the compute dtype; variables and
       checkpoints stay float32.
+    skip_corrupt_records: skip bad records (damaged files, frames that are not JPEG
+      images of the dataset's size, non-finite cameras) and report them at the end,
+      instead of stopping at the first.
 
   Returns:
     The global step of the latest checkpoint in `model_dir` (None if a cluster task
     finds none there).
+
+  Raises:
+    ValueError: bad data directory, records (record_check.CorruptRecordError, after
+      saving a checkpoint) or checkpoint (checkpoints.CheckpointMismatchError,
+      run_safety.CheckpointStateError).
+    run_safety.NonFiniteLossError: the loss became NaN / Inf (no update applied).
+    run_safety.TrainingInterrupted: SIGINT / SIGTERM, after saving a checkpoint.
   """
   distribution = distribution or distribute_lib.make_distribution(distribute_lib.NONE)
   in_cluster = distribution.mode in distribute_lib.CLUSTER_MODES
@@ -152,7 +170,10 @@ def train(config, data_dir, dataset, model_dir, batch_size=36, train_epochs=None
   elif role != distribute_lib.PS:  # A parameter server reads no data.
     check_dataset(config, data_dir, dataset)
   if distribute_lib.is_chief(distribution.task):
+    # Before the config is written: a checkpoint that does not fit it is refused.
+    run_safety.resume_checkpoint(model_dir, config)
     model_dir_lib.write_config(model_dir, config)
+  bad_records = record_check.BadRecords(skip=skip_corrupt_records)
   graph_seed = seed
   if seed is not None:
     # Trainers draw independent noise; MultiWorkerMirrored broadcasts the chief's
@@ -171,24 +192,49 @@ def train(config, data_dir, dataset, model_dir, batch_size=36, train_epochs=None
   if distribution.strategy is not None:
     train_input_fn = _distributed_input_fn(
         config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN, batch_size, train_epochs,
-        queue_threads, queue_buffer, seed)
+        queue_threads, queue_buffer, seed, bad_records)
   else:
     train_input_fn = _input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN,
-                               batch_size, train_epochs, queue_threads, queue_buffer, seed)
-  if in_cluster:
-    eval_input_fn = _input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL,
-                              batch_size, 1, queue_threads, queue_buffer, seed)
-    tf.estimator.train_and_evaluate(
-        estimator, tf.estimator.TrainSpec(train_input_fn, max_steps=max_steps),
-        tf.estimator.EvalSpec(eval_input_fn, steps=eval_steps, start_delay_secs=0,
-                              throttle_secs=eval_throttle_secs))
-    checkpoint = estimator.latest_checkpoint()
-    return None if checkpoint is None else tf.train.load_variable(checkpoint, 'global_step')
-  if initial_eval:
-    estimator.evaluate(_input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL,
-                                 batch_size, 1, queue_threads, queue_buffer, seed))
-  estimator.train(train_input_fn, max_steps=max_steps)
-  return estimator.get_variable_value('global_step')
+                               batch_size, train_epochs, queue_threads, queue_buffer, seed,
+                               bad_records)
+  with run_safety.StopOnSignals() as stop, _non_finite_loss_errors(model_dir, config):
+    if in_cluster:
+      eval_input_fn = _input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL,
+                                batch_size, 1, queue_threads, queue_buffer, seed,
+                                bad_records)
+      tf.estimator.train_and_evaluate(
+          estimator, tf.estimator.TrainSpec(train_input_fn, max_steps=max_steps,
+                                            hooks=[stop.hook()]),
+          tf.estimator.EvalSpec(eval_input_fn, steps=eval_steps, start_delay_secs=0,
+                                throttle_secs=eval_throttle_secs))
+    else:
+      if initial_eval:
+        estimator.evaluate(_input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL,
+                                     batch_size, 1, queue_threads, queue_buffer, seed,
+                                     bad_records))
+        bad_records.raise_if_stopped()
+      if stop.signum is None:
+        estimator.train(train_input_fn, max_steps=max_steps, hooks=[stop.hook()])
+  if bad_records.count:
+    tf.logging.warning(bad_records.summary())
+  bad_records.raise_if_stopped()
+  checkpoint = estimator.latest_checkpoint()
+  step = None if checkpoint is None else tf.train.load_variable(checkpoint, 'global_step')
+  if stop.signum is not None:
+    raise run_safety.TrainingInterrupted(stop.signum, step, checkpoint)
+  return step
+
+
+@contextlib.contextmanager
+def _non_finite_loss_errors(model_dir, config):
+  """Turns the error of a NaN / Inf loss (run_safety.loss_guard) into one naming the step."""
+  try:
+    yield
+  except tf.errors.InvalidArgumentError as error:
+    non_finite = run_safety.non_finite_loss_error(error, model_dir, config)
+    if non_finite is None:
+      raise
+    raise non_finite from None
 
 
 def _parser():
@@ -203,6 +249,11 @@ def _parser():
                       help='Parallel threads reading and decoding records.')
   parser.add_argument('--queue_buffer', type=int, default=64,
                       help='Shuffle buffer size, in examples.')
+  parser.add_argument('--skip_corrupt_records', action='store_true',
+                      help='Skip bad records (damaged files, frames that are not JPEG '
+                      'images of the dataset\'s size, non-finite cameras), reporting '
+                      'their number and files at the end, instead of stopping at the '
+                      'first one.')
   # Model. Unset flags take the preset's value, or the model directory's gqn_config.json.
   parser.add_argument('--model_dir', default='/tmp/models/gqn',
                       help='Checkpoints, summaries and gqn_config.json.')
@@ -299,10 +350,18 @@ def main(argv=None):
           queue_threads=args.queue_threads, queue_buffer=args.queue_buffer, seed=args.seed,
           distribution=distribution, eval_steps=args.eval_steps,
           eval_throttle_secs=args.eval_throttle_secs,
-          xla=args.xla, mixed_precision=args.mixed_precision)
+          xla=args.xla, mixed_precision=args.mixed_precision,
+          skip_corrupt_records=args.skip_corrupt_records)
   except (ValueError, IOError) as error:
     print('train_gqn_draw.py: error: %s' % error, file=sys.stderr)
-    return 2
+    return run_safety.EXIT_BAD_INPUT
+  except (run_safety.NonFiniteLossError, run_safety.TrainingInterrupted) as stopped:
+    print('train_gqn_draw.py: %s' % stopped, file=sys.stderr)
+    return stopped.exit_code
+  except KeyboardInterrupt:
+    # Ctrl-C before training started: nothing to save.
+    print('train_gqn_draw.py: interrupted before training started.', file=sys.stderr)
+    return 128 + signal.SIGINT
   return 0
 
 
