@@ -499,26 +499,13 @@ def _parser():
   return parser
 
 
-def config_overrides(args):
-  """GQNConfig fields set by the flags the user gave."""
-  overrides = {}
-  if args.enc_type is not None:
-    overrides['ENC_TYPE'] = args.enc_type
-  if args.seq_length is not None:
-    overrides['SEQ_LENGTH'] = args.seq_length
-  if args.context_size is not None:
-    overrides['CONTEXT_SIZE'] = args.context_size
-  if args.img_size is not None:
-    overrides['IMG_HEIGHT'] = overrides['IMG_WIDTH'] = args.img_size
-  return overrides
-
 
 def main(argv=None):
   args = _parser().parse_args(argv)
   tf.logging.set_verbosity(tf.logging.INFO)
   try:
     evaluate(args.model_dir, args.data_dir, args.dataset, checkpoint=args.checkpoint,
-             preset=args.preset, config_overrides=config_overrides(args),
+             preset=args.preset, config_overrides=model_dir_lib.config_overrides(args),
              max_examples=args.max_examples, batch_size=args.batch_size,
              output_dir=args.output_dir, seed=args.seed, flight=args.flight,
              export_dir=args.export_dir, num_scenes=args.num_scenes,

@@ -312,30 +312,13 @@ def _parser():
   return parser
 
 
-def config_overrides(args):
-  """GQNConfig fields set by the flags the user gave."""
-  overrides = {}
-  if args.seq_length is not None:
-    overrides['SEQ_LENGTH'] = args.seq_length
-  if args.context_size is not None:
-    overrides['CONTEXT_SIZE'] = args.context_size
-  if args.img_size is not None:
-    overrides['IMG_HEIGHT'] = overrides['IMG_WIDTH'] = args.img_size
-  if args.adam_lr_alpha is not None:
-    overrides['ADAM_LR_ALPHA'] = args.adam_lr_alpha
-  if args.adam_lr_beta is not None:
-    overrides['ADAM_LR_BETA'] = args.adam_lr_beta
-  if args.anneal_lr_tau is not None:
-    overrides['ANNEAL_LR_TAU'] = args.anneal_lr_tau
-  return overrides
-
 
 def main(argv=None):
   args = _parser().parse_args(argv)
   tf.logging.set_verbosity(tf.logging.INFO)
   try:
     config, recorded = model_dir_lib.resolve_config(
-        args.model_dir, args.preset, config_overrides(args))
+        args.model_dir, args.preset, model_dir_lib.config_overrides(args))
     if recorded:
       tf.logging.info('Training on with the config recorded in %s.',
                       model_dir_lib.config_path(args.model_dir))

@@ -78,3 +78,28 @@ def resolve_config(model_dir, preset_name=None, overrides=None):
 
 
 GQN_FIELDS = gqn_params.GQNConfig._fields
+
+# Command-line flags of train_gqn_draw.py and eval_gqn.py that set GQNConfig fields.
+_FLAG_FIELDS = (
+    ('enc_type', ('ENC_TYPE',)),
+    ('seq_length', ('SEQ_LENGTH',)),
+    ('context_size', ('CONTEXT_SIZE',)),
+    ('img_size', ('IMG_HEIGHT', 'IMG_WIDTH')),
+    ('adam_lr_alpha', ('ADAM_LR_ALPHA',)),
+    ('adam_lr_beta', ('ADAM_LR_BETA',)),
+    ('anneal_lr_tau', ('ANNEAL_LR_TAU',)),
+)
+
+
+def config_overrides(args):
+  """GQNConfig fields set by the flags the user gave, from parsed argparse `args`.
+
+  A flag left unset (None) or that the tool does not have sets nothing, so the preset or
+  the recorded gqn_config.json decides.
+  """
+  overrides = {}
+  for flag, fields in _FLAG_FIELDS:
+    value = getattr(args, flag, None)
+    if value is not None:
+      overrides.update((field, value) for field in fields)
+  return overrides
