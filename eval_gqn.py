@@ -39,7 +39,10 @@ import time
 
 import numpy as np
 from PIL import Image
-import tensorflow.compat.v1 as tf
+# TensorFlow's C++ start-up chatter (I/W lines) hides the tool's own output.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
 
 from data_provider import gqn_tfr_provider
 from gqn import checkpoints
