@@ -79,7 +79,9 @@ class _Progress(object):
     self._label = label
     self._total = total
     self._enabled = enabled
-    self._interval = interval
+    # A terminal gets the line redrawn in place; a log file a new line every 10 s.
+    self._tty = sys.stderr.isatty()
+    self._interval = interval if self._tty else 10.0
     self._start = time.time()
     self._last_draw = 0.0
     self.done = 0
@@ -97,15 +99,17 @@ class _Progress(object):
     rate = self.done / max(now - self._start, 1e-9)
     width = 30
     filled = width * self.done // max(self._total, 1)
-    sys.stderr.write('\r%s [%s%s] %d/%d scenes, %.1f scenes/s'
-                     % (self._label, '#' * filled, '.' * (width - filled),
-                        self.done, self._total, rate))
+    sys.stderr.write('%s%s [%s%s] %d/%d scenes, %.1f scenes/s%s'
+                     % ('\r' if self._tty else '', self._label, '#' * filled,
+                        '.' * (width - filled), self.done, self._total, rate,
+                        '' if self._tty else '\n'))
     sys.stderr.flush()
 
   def close(self):
     if self._enabled:
       self._draw(time.time())
-      sys.stderr.write('\n')
+      if self._tty:
+        sys.stderr.write('\n')
       sys.stderr.flush()
 
 
