@@ -45,6 +45,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
 
 from data_provider import gqn_tfr_provider
+from data_provider import record_check
 from gqn import checkpoints
 from gqn import gqn_graph
 from gqn import gqn_objective
@@ -52,6 +53,7 @@ from gqn import gqn_params
 from gqn import gqn_predictor
 from gqn import gqn_utils
 from gqn import model_dir as model_dir_lib
+from gqn import run_safety
 
 # Datasets whose cameras sit on a sphere around an object at the origin, facing it.
 _ORBIT_DATASETS = ('shepard_metzler',)
@@ -235,14 +237,15 @@ def _format_table(metrics):
   return '\n'.join(lines)
 
 
-def _build_graph(config, checkpoint, step, data_dir, dataset, batch_size, seed):
+def _build_graph(config, checkpoint, step, data_dir, dataset, batch_size, seed,
+                 bad_records=None):
   """Builds the evaluation graph; refuses a config that does not fit the checkpoint."""
   graph = tf.Graph()
   with graph.as_default():
     tf.set_random_seed(seed)
     data = gqn_tfr_provider.gqn_dataset(
         dataset, config.CONTEXT_SIZE, data_dir, 'test', batch_size=batch_size,
-        custom_frame_size=config.IMG_HEIGHT, seed=seed)
+        custom_frame_size=config.IMG_HEIGHT, seed=seed, bad_records=bad_records)
     next_batch = tf.data.make_one_shot_iterator(data).get_next()
     inputs = Inputs(*checkpoints.model_placeholders(config, config.CONTEXT_SIZE))
     posterior = gqn_graph.gqn_draw(inputs.query, inputs.frames, inputs.cameras, config,
@@ -327,7 +330,8 @@ def _write_gif(path, images, config):
 
 def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
              config_overrides=None, max_examples=256, batch_size=16, output_dir=None,
-             seed=0, flight=0, export_dir=None, num_scenes=4, num_samples=3, progress=True):
+             seed=0, flight=0, export_dir=None, num_scenes=4, num_samples=3, progress=True,
+             skip_corrupt_records=False):
   """Evaluates a checkpoint, writes metrics.json and pictures; returns the metrics.
 
   Args:
@@ -348,14 +352,18 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
     num_scenes: scenes (rows) in scenes.png, at most batch_size.
     num_samples: sampled renders per scene in scenes.png.
     progress: show a progress bar on stderr.
+    skip_corrupt_records: skip bad records of the test split (damaged files, frames
+      that are not JPEG images of the dataset's size, non-finite cameras) and report
+      them, instead of stopping with the error naming the first.
 
   Returns:
     The metrics dict written to metrics.json (see the module docstring).
 
   Raises:
     ValueError: unknown dataset, no checkpoint, a config that contradicts
-      gqn_config.json or the checkpoint (CheckpointMismatchError), an existing
-      export_dir, or a bad number.
+      gqn_config.json or the checkpoint (CheckpointMismatchError), a checkpoint with
+      missing or cut short files (run_safety.CheckpointStateError), a bad record
+      (record_check.CorruptRecordError), an existing export_dir, or a bad number.
     FileNotFoundError: the dataset's test split is not in data_dir.
   """
   # Every check of the input comes before anything runs.
@@ -369,10 +377,13 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   if export_dir and tf.io.gfile.exists(export_dir):
     raise ValueError('The export directory %s exists already; pass a new one.' % export_dir)
   checkpoint = checkpoints.find_checkpoint(checkpoint or model_dir)
+  run_safety.check_restorable(checkpoint)
   resolved = resolve_config(model_dir, checkpoint, preset, config_overrides)
   config = resolved.config
   step = checkpoints.global_step(checkpoint) or 0
-  model = _build_graph(config, checkpoint, step, data_dir, dataset, batch_size, seed)
+  bad_records = record_check.BadRecords(skip=skip_corrupt_records)
+  model = _build_graph(config, checkpoint, step, data_dir, dataset, batch_size, seed,
+                       bad_records)
   output_dir = output_dir or os.path.join(model_dir, 'eval')
   tf.logging.info('Evaluating %s on %s; config: %s.', checkpoint, dataset, resolved.source)
 
@@ -418,6 +429,10 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
     if num_examples and flight:
       flight_images = _render_flight(sess, model, config, pictures.scenes, flight, dataset,
                                      batch_size)
+  # Metrics of a split cut short by a bad record would look valid: refuse them.
+  if bad_records.count:
+    tf.logging.warning(bad_records.summary())
+  bad_records.raise_if_stopped()
   if not num_examples:
     raise ValueError('The test split of %s in %s holds no examples.' % (dataset, data_dir))
 
@@ -487,6 +502,10 @@ def _parser():
   parser.add_argument('--batch_size', type=int, default=16)
   parser.add_argument('--seed', type=int, default=0,
                       help='Seeds the views of each example and the latent draws.')
+  parser.add_argument('--skip_corrupt_records', action='store_true',
+                      help='Skip bad records (damaged files, frames that are not JPEG '
+                      'images of the dataset\'s size, non-finite cameras), reporting '
+                      'their number and files, instead of stopping at the first one.')
   # Outputs.
   parser.add_argument('--output_dir', default=None,
                       help='Metrics and pictures (default: <model_dir>/eval).')
@@ -512,7 +531,7 @@ def main(argv=None):
              max_examples=args.max_examples, batch_size=args.batch_size,
              output_dir=args.output_dir, seed=args.seed, flight=args.flight,
              export_dir=args.export_dir, num_scenes=args.num_scenes,
-             num_samples=args.num_samples)
+             num_samples=args.num_samples, skip_corrupt_records=args.skip_corrupt_records)
   except (ValueError, IOError) as error:
     print('eval_gqn.py: error: %s' % error, file=sys.stderr)
     return 2

@@ -269,7 +269,7 @@ class BadRecords(object):
           'whole rather than damaged here and there. The last one: %s' % (
               MAX_BAD_IN_A_ROW, problem))
     raise CorruptRecordError(
-        '%s To train on without such records, pass --skip_corrupt_records (they are '
+        '%s To go on without such records, pass --skip_corrupt_records (they are '
         'counted and reported).' % problem)
 
   def summary(self, listed_files=5):

@@ -42,6 +42,8 @@ _NON_FINITE_MESSAGE = re.compile(
     re.escape(_NON_FINITE) + r'\] \[([^\]]*)\] \[at global step\] \[(-?\d+)\]')
 _CHECKPOINT_INDEX = re.compile(r'^(.*\.ckpt-(\d+))\.index$')
 _DATA_SHARD = re.compile(r'\.data-(\d+)-of-(\d+)$')
+_PARTIAL_SAVE_DIR = re.compile(r'^.*\.ckpt-\d+_temp$')
+_PARTIAL_FILE = re.compile(r'\.(tmp[0-9a-f]{32}|tempstate\d+)$')
 
 
 class TrainingInterrupted(Exception):
@@ -209,6 +211,30 @@ def checkpoint_problem(prefix):
   return None
 
 
+def _remove_partial_writes(model_dir):
+  """Deletes what saves cut short by a kill left behind; TF never reads nor removes it.
+
+  A sharded save writes into `<prefix>_temp/` and merges into `<prefix>.*` only when
+  complete; other files are written as `<name>.tmp<hex>` or `<name>.tempstate<digits>`
+  and renamed. Left over after a kill -9, each `_temp` directory can hold up to a whole
+  checkpoint's worth of bytes, and they pile up with every interrupted save.
+  """
+  removed = []
+  for name in tf.io.gfile.listdir(model_dir):
+    name = name.rstrip('/')
+    path = os.path.join(model_dir, name)
+    if _PARTIAL_SAVE_DIR.match(name) and tf.io.gfile.isdir(path):
+      tf.io.gfile.rmtree(path)
+    elif _PARTIAL_FILE.search(name) and not tf.io.gfile.isdir(path):
+      tf.io.gfile.remove(path)
+    else:
+      continue
+    removed.append(name)
+  if removed:
+    tf.logging.info('Removed what interrupted saves left in %s: %s.', model_dir,
+                    ', '.join(sorted(removed)))
+
+
 def _checkpoints_on_disk(model_dir):
   """Prefixes of every `*.ckpt-<step>.index` in `model_dir`, newest step first."""
   found = []
@@ -226,7 +252,8 @@ def recover_checkpoint_state(model_dir):
   short files, is itself unreadable, or is missing beside checkpoint files) it is
   rewritten to name the newest complete checkpoint, with a warning saying which and
   why; the damaged files are left in place (training overwrites them when it reaches
-  their step again).
+  their step again). What saves cut short left behind (`*_temp` directories, temporary
+  files) is removed.
 
   Args:
     model_dir: the model directory (may not exist yet).
@@ -240,6 +267,7 @@ def recover_checkpoint_state(model_dir):
   """
   if not tf.io.gfile.isdir(model_dir):
     return None
+  _remove_partial_writes(model_dir)
   state = tf.train.get_checkpoint_state(model_dir)  # None if missing or unreadable.
   named = state.model_checkpoint_path if state and state.model_checkpoint_path else None
   if named is not None:
@@ -301,3 +329,24 @@ def resume_checkpoint(model_dir, config):
   tf.logging.info('Continuing from %s (global step %s).', prefix,
                   checkpoints.global_step(prefix))
   return prefix
+
+
+def check_restorable(prefix):
+  """Refuses a checkpoint whose files are missing or cut short, naming an earlier one.
+
+  For tools that read a given checkpoint (evaluation) rather than train on.
+
+  Raises:
+    CheckpointStateError: what is wrong with `prefix` and the newest complete checkpoint
+      beside it to pass instead, if any.
+  """
+  problem = checkpoint_problem(prefix)
+  if problem is None:
+    return
+  model_dir = os.path.dirname(prefix)
+  complete = [other for other in _checkpoints_on_disk(model_dir)
+              if other != prefix and checkpoint_problem(other) is None]
+  instead = ('pass an earlier one, e.g. --checkpoint %s' % complete[0] if complete
+             else 'no other complete checkpoint is in %s' % (model_dir or '.'))
+  raise CheckpointStateError('Checkpoint %s cannot be restored: %s; %s.'
+                             % (prefix, problem, instead))

@@ -19,6 +19,7 @@ from PIL import Image
 import pytest
 import tensorflow.compat.v1 as tf
 
+import eval_gqn
 import train_gqn_draw
 from data_provider import gqn_tfr_provider
 from data_provider import record_check
@@ -411,6 +412,9 @@ def test_leftovers_of_a_kill_during_a_save_do_not_break_the_restart(
   with open(os.path.join(temp, 'part-00000-of-00001.data-00000-of-00001.tempstate1'),
             'wb') as f:
     f.write(b'\0' * 100)
+  meta_tmp = os.path.join(model_dir, 'model.ckpt-6.meta.tmp' + '0123456789abcdef' * 2)
+  with open(meta_tmp, 'wb') as f:
+    f.write(b'\0' * 10)
   data = glob.glob(os.path.join(model_dir, 'model.ckpt-4.data-*'))[0]
   shutil.copy(data, data.replace('ckpt-4', 'ckpt-5'))
   code, err, log = _main(_train_args(fake_data_dir, model_dir, '--max_steps', '6'), capfd,
@@ -418,6 +422,45 @@ def test_leftovers_of_a_kill_during_a_save_do_not_break_the_restart(
   assert code == 0, err
   assert 'Continuing from %s/model.ckpt-4 (global step 4)' % model_dir in log
   assert tf.train.latest_checkpoint(model_dir).endswith('model.ckpt-6')
+  # The partial writes, which TF neither reads nor removes, are gone.
+  assert not os.path.exists(temp) and not os.path.exists(meta_tmp)
+
+
+def test_eval_stops_at_a_bad_record_or_skips_it_and_refuses_a_damaged_checkpoint(
+    tmp_path, capfd, caplog, tiny_model, fake_data_dir):
+  data_dir = str(tmp_path / 'data')
+  shutil.copytree(fake_data_dir, data_dir)
+  damaged = gqn_tfr_provider.dataset_files(DATASET, data_dir, 'test')[1]
+  with open(damaged, 'r+b') as f:
+    f.truncate(os.path.getsize(damaged) // 2)
+  output_dir = str(tmp_path / 'eval')
+  args = ['--model_dir', tiny_model, '--data_dir', data_dir, '--dataset', DATASET,
+          '--max_examples', '0', '--batch_size', '2', '--num_samples', '1',
+          '--output_dir', output_dir]
+
+  code = eval_gqn.main(args)
+  err = capfd.readouterr().err
+  assert code == 2 and 'Traceback' not in err
+  assert _last_line(err).startswith('eval_gqn.py: error: %s is truncated' % damaged)
+  assert not os.path.exists(os.path.join(output_dir, 'metrics.json'))  # No partial metrics.
+
+  caplog.clear()
+  assert eval_gqn.main(args + ['--skip_corrupt_records']) == 0
+  assert 'Skipped 1 bad records in 1 files: %s (1)' % damaged in caplog.text
+  with open(os.path.join(output_dir, 'metrics.json')) as f:
+    assert json.load(f)['num_examples'] == 4 + 2  # The intact file and 2 readable records.
+
+  model_dir = _copy(tiny_model, tmp_path)
+  data = glob.glob(os.path.join(model_dir, 'model.ckpt-4.data-*'))[0]
+  with open(data, 'r+b') as f:
+    f.truncate(100)
+  code = eval_gqn.main(args[:1] + [model_dir] + args[2:])
+  line = _last_line(capfd.readouterr().err)
+  assert code == 2
+  assert line == ('eval_gqn.py: error: Checkpoint %s/model.ckpt-4 cannot be restored: its '
+                  'data is cut short (100 of at least %d bytes); pass an earlier one, e.g. '
+                  '--checkpoint %s/model.ckpt-0.'
+                  % (model_dir, int(re.search(r'at least (\d+)', line).group(1)), model_dir))
 
 
 # Real processes --------------------------------------------------------------------------
@@ -429,12 +472,22 @@ def _start(args, log_path):
                           stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env), log
 
 
-def _wait_for(condition, process, timeout=120):
+def _wait_for(condition, process, timeout=120, interval=0.05):
   deadline = time.time() + timeout
   while not condition():
     assert process.poll() is None, 'the run ended early'
     assert time.time() < deadline, 'timed out'
-    time.sleep(0.05)
+    time.sleep(interval)
+
+
+def _save_in_flight(model_dir, least_step):
+  """Whether TF is writing a checkpoint of step >= least_step: its `*_temp` directory."""
+  try:
+    names = os.listdir(model_dir)
+  except OSError:
+    return False
+  return any(re.match(r'model\.ckpt-(\d+)_temp$', name) and
+             int(name.split('-')[1][:-len('_temp')]) >= least_step for name in names)
 
 
 def _read(path):
@@ -442,13 +495,14 @@ def _read(path):
     return f.read()
 
 
-def test_kill_9_then_the_same_command_continues_to_max_steps(tmp_path, fake_data_dir):
+def test_kill_9_during_a_save_then_the_same_command_continues_to_max_steps(
+    tmp_path, fake_data_dir):
   model_dir = str(tmp_path / 'model')
-  # Checkpoints every step, so the kill may well land inside a save.
   args = _train_args(fake_data_dir, model_dir, '--preset', 'tiny', '--max_steps', '12',
                      '--chkpt_steps', '1')
   process, log = _start(args, str(tmp_path / 'first.log'))
-  _wait_for(lambda: os.path.exists(os.path.join(model_dir, 'model.ckpt-2.index')), process)
+  # kill -9 as soon as TF is writing the checkpoint of step 3 or later (each step saves).
+  _wait_for(lambda: _save_in_flight(model_dir, 3), process, interval=0.0005)
   process.kill()
   assert process.wait() == -signal.SIGKILL
   log.close()
@@ -463,6 +517,7 @@ def test_kill_9_then_the_same_command_continues_to_max_steps(tmp_path, fake_data
   assert 'Continuing from %s (global step %d)' % (saved, reached) in text
   assert 'Restoring parameters from %s' % saved in text
   assert tf.train.latest_checkpoint(model_dir).endswith('model.ckpt-12')
+  assert not glob.glob(os.path.join(model_dir, '*_temp'))  # Half-written save removed.
   # The global step went on from the checkpoint: this run saved only later steps.
   saved_steps = [int(s) for s in re.findall(r'Saving checkpoints for (\d+)', text)]
   assert min(saved_steps) == reached and max(saved_steps) == 12

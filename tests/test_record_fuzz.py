@@ -82,11 +82,11 @@ def _run_with_timeout(function, *args):
   return result['value']
 
 
-def _assert_valid(example):
+def _assert_valid(example, context=CONTEXT):
   features, target = example
   frames = features.context.frames
-  assert frames.shape == (1, CONTEXT, 64, 64, 3)
-  assert features.context.cameras.shape == (1, CONTEXT, 7)
+  assert frames.shape == (1, context, 64, 64, 3)
+  assert features.context.cameras.shape == (1, context, 7)
   assert features.query_camera.shape == (1, 7) and target.shape == (1, 64, 64, 3)
   for images in (frames, target):
     assert np.isfinite(images).all() and images.min() >= 0.0 and images.max() <= 1.0
@@ -129,3 +129,113 @@ def test_damaged_records_yield_valid_examples_or_the_clear_error(tmp_path):
   # The damage must actually have been met, in both modes, within the time bound.
   assert outcomes['error'] > 0 and outcomes['skipped'] > 0, outcomes
   assert time.time() - start < NUM_TRIALS * TRIAL_TIMEOUT_S
+
+
+NUM_RECORDS = 200
+RECORD_TIMEOUT_MS = 20000
+
+
+def _damage_record(frames, cameras, rng):
+  """One scene record, damaged in one of seven ways (or, by chance, still valid)."""
+  frames, cameras = list(frames), np.array(cameras)
+  kind = rng.randint(7)
+  if kind == 4:  # One frame's JPEG bytes flipped, cut or replaced.
+    view = rng.randint(len(frames))
+    frame = bytearray(frames[view])
+    how = rng.randint(3)
+    if how == 0:
+      for position in rng.randint(len(frame), size=rng.randint(1, 9)):
+        frame[position] ^= 1 << rng.randint(8)
+    elif how == 1:
+      frame = frame[:rng.randint(len(frame))]
+    else:
+      frame = bytearray(rng.bytes(rng.randint(1, 2000)))
+    frames[view] = bytes(frame)
+  elif kind == 5:  # A camera value that is not a number, or huge.
+    cameras.flat[rng.randint(cameras.size)] = (np.nan, np.inf, -np.inf, 1e38)[rng.randint(4)]
+  elif kind == 6:  # A view missing or one too many.
+    frames = frames[:-1] if rng.randint(2) else frames + frames[:1]
+  record = bytearray(_example(frames, cameras))
+  if kind == 0:  # Bits flipped anywhere in the serialized Example.
+    for position in rng.randint(len(record), size=rng.randint(1, 9)):
+      record[position] ^= 1 << rng.randint(8)
+  elif kind == 1:
+    record = record[:rng.randint(len(record))]
+  elif kind == 2:
+    start = rng.randint(len(record))
+    length = min(rng.randint(1, 200), len(record) - start)
+    record[start:start + length] = rng.bytes(length)
+  elif kind == 3:
+    start = rng.randint(len(record))
+    record[start:start] = rng.bytes(rng.randint(1, 200))
+  return bytes(record)
+
+
+def _example(frames, cameras):
+  return tf.train.Example(features=tf.train.Features(feature={
+      'frames': tf.train.Feature(bytes_list=tf.train.BytesList(value=frames)),
+      'cameras': tf.train.Feature(float_list=tf.train.FloatList(
+          value=np.asarray(cameras, np.float32).reshape(-1).tolist())),
+  })).SerializeToString()
+
+
+def _scene_of(path):
+  example = tf.train.Example.FromString(next(iter(tf.io.tf_record_iterator(path))))
+  features = example.features.feature
+  return (list(features['frames'].bytes_list.value),
+          np.array(features['cameras'].float_list.value, np.float32).reshape([-1, 5]))
+
+
+def _read_each(root, bad_records, context):
+  """Reads the test split one example at a time, each read under a time limit."""
+  examples = []
+  with tf.Graph().as_default():
+    data = gqn_tfr_provider.gqn_dataset(DATASET, context, root, 'test', batch_size=1,
+                                        bad_records=bad_records, num_threads=2)
+    next_batch = tf.data.make_one_shot_iterator(data).get_next()
+    limit = tf.RunOptions(timeout_in_ms=RECORD_TIMEOUT_MS)
+    with tf.Session() as sess:
+      while True:
+        try:
+          examples.append(sess.run(next_batch, options=limit))
+        except tf.errors.OutOfRangeError:
+          return examples
+
+
+def test_damaged_scene_records_are_read_or_named_and_agree_with_the_diagnosis(tmp_path):
+  root = str(tmp_path)
+  [path] = fake_data.write_fake_dataset(root, DATASET, 'test', num_files=1,
+                                        scenes_per_file=1)
+  frames, cameras = _scene_of(path)
+  rng = np.random.RandomState(7)
+  # Record 0 stays valid: the dataset check reads it.
+  records = [_example(frames, cameras)] + [_damage_record(frames, cameras, rng)
+                                           for _ in range(NUM_RECORDS - 1)]
+  with tf.io.TFRecordWriter(path) as writer:
+    for record in records:
+      writer.write(record)
+  info = gqn_tfr_provider.dataset_info(DATASET)
+  verdicts = [record_check.diagnose_record(record, info) for record in records]
+  bad_positions = [i for i, problem in enumerate(verdicts) if problem is not None]
+  assert 0 < len(bad_positions) < NUM_RECORDS - 1, 'the damage should vary'
+
+  # Skipping, with every view decoded (K + 1 = all 10): the pipeline's verdict on each
+  # record is the diagnosis's; every valid record gives a valid example.
+  all_views = info.sequence_size - 1
+  skipped = record_check.BadRecords(skip=True)
+  examples = _run_with_timeout(_read_each, root, skipped, all_views)
+  for example in examples:
+    _assert_valid(example, all_views)
+  assert len(examples) == NUM_RECORDS - len(bad_positions)
+  assert skipped.count == len(bad_positions)
+  assert skipped.files() == {path: len(bad_positions)}
+
+  # Stopping: the error names the first bad record and says what is wrong with it.
+  stopped = record_check.BadRecords()
+  _run_with_timeout(_read_each, root, stopped, all_views)
+  first = bad_positions[0]
+  try:
+    stopped.raise_if_stopped()
+    raise AssertionError('a bad record was read without an error')
+  except record_check.CorruptRecordError as error:
+    assert str(error).startswith('Record %d of %s: %s' % (first, path, verdicts[first]))
