@@ -266,17 +266,22 @@ def test_dataset_problems_are_one_line_and_exit_2(tmp_path, capfd, fake_data_dir
   assert not glob.glob(os.path.join(model_dir, 'model.ckpt*'))
 
 
-def test_config_file_with_unknown_key_or_wrong_type_is_refused(tmp_path, capfd):
-  model_dir = tmp_path / 'model'
-  model_dir.mkdir()
-  path = model_dir / 'gqn_config.json'
+def test_config_file_with_unknown_key_or_wrong_type_is_refused(tmp_path, capfd, tiny_model,
+                                                               fake_data_dir):
+  model_dir = _copy(tiny_model, tmp_path)
+  path = os.path.join(model_dir, 'gqn_config.json')
   for values, phrase in (({'SEQ_LENGHT': 8}, "unknown key 'SEQ_LENGHT'"),
                          ({'SEQ_LENGTH': '8'}, "key 'SEQ_LENGTH' is '8' (str)")):
-    path.write_text(json.dumps(values))
-    code, err, _ = _main(_train_args(str(tmp_path), str(model_dir), '--max_steps', '1'),
-                      capfd)
+    with open(path, 'w') as f:
+      f.write(json.dumps(values))
+    code, err, _ = _main(_train_args(fake_data_dir, model_dir, '--max_steps', '1'), capfd)
     assert code == 2
-    assert phrase in _last_line(err) and str(path) in _last_line(err)
+    assert phrase in _last_line(err) and path in _last_line(err)
+    code = eval_gqn.main(['--model_dir', model_dir, '--data_dir', fake_data_dir,
+                          '--dataset', DATASET])
+    line = _last_line(capfd.readouterr().err)
+    assert code == 2
+    assert line.startswith('eval_gqn.py: error: ') and phrase in line and path in line
 
 
 def test_checkpoint_that_does_not_fit_the_config_is_refused(tmp_path, capfd, tiny_model,
