@@ -98,7 +98,7 @@ def resolve_config(model_dir, checkpoint, preset_name=None, overrides=None):
   config, recorded = model_dir_lib.resolve_config(model_dir, preset_name, overrides)
   if recorded:
     return ResolvedConfig(config, model_dir_lib.config_path(model_dir), {})
-  pinned = gqn_params.GQNConfig._fields if preset_name else tuple(overrides)
+  pinned = model_dir_lib.pinned_fields(preset_name, overrides)
   config, inferred = checkpoints.infer_config(checkpoint, config, pinned)
   source = 'preset %r and flags' % (preset_name or 'default')
   if inferred:
@@ -519,7 +519,6 @@ def _parser():
                       help='Also export a SavedModel of the mean render to this new '
                       'directory.')
   return parser
-
 
 
 def main(argv=None):

@@ -315,7 +315,6 @@ def _parser():
   return parser
 
 
-
 def main(argv=None):
   args = _parser().parse_args(argv)
   tf.logging.set_verbosity(tf.logging.INFO)

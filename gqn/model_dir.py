@@ -41,6 +41,11 @@ def write_config(model_dir, config):
   tf.gfile.Rename(temp, path, overwrite=True)
 
 
+def pinned_fields(preset_name, overrides):
+  """The GQNConfig fields the user set: every field with a preset, else the overrides."""
+  return GQN_FIELDS if preset_name else tuple(overrides or {})
+
+
 def resolve_config(model_dir, preset_name=None, overrides=None):
   """The config a run in `model_dir` uses, given a preset and explicit flag values.
 
@@ -63,9 +68,7 @@ def resolve_config(model_dir, preset_name=None, overrides=None):
   recorded = read_config(model_dir)
   if recorded is None:
     return requested, False
-  # Fields the user pinned: the explicit overrides and, with --preset, every field.
-  pinned = GQN_FIELDS if preset_name else tuple(overrides)
-  conflicts = [name for name in pinned
+  conflicts = [name for name in pinned_fields(preset_name, overrides)
                if getattr(requested, name) != getattr(recorded, name)]
   if conflicts:
     details = ', '.join('%s is %r there but %r here' % (
