@@ -22,10 +22,12 @@ ROOT may be that bucket itself ('gs://gqn-dataset') since files are read with tf
 import collections
 import os
 
-import numpy as np
 import tensorflow.compat.v1 as tf
 
+from data_provider import camera
 from data_provider import record_check
+# The pose encoder lives in `camera`; it stays importable from here, where tf-gqn had it.
+from data_provider.camera import encode_pose
 
 Context = collections.namedtuple('Context', ['frames', 'cameras'])
 Query = collections.namedtuple('Query', ['context', 'query_camera'])
@@ -71,9 +73,6 @@ _DATASETS = dict(
 
 _PROJECT_DATASETS = frozenset(
     name for name in _DATASETS if name.startswith('synth_'))
-
-_RAW_POSE_SIZE = 5  # [x, y, z, yaw, pitch] as stored in the records.
-_POSE_SIZE = 7  # [x, y, z, sin yaw, cos yaw, sin pitch, cos pitch], the model's v.
 
 # Whole batches kept ready ahead of the consumer. Small on purpose: every prefetched
 # batch is batch_size * (K + 1) decoded float frames.
@@ -194,36 +193,6 @@ def _existing_files(dataset, root, mode):
   return files
 
 
-def encode_pose(raw):
-  """Encodes stored cameras for the model: the camera viewpoint v of the paper.
-
-  Args:
-    raw: `[..., 5]` tensor or array `[x, y, z, yaw, pitch]`, angles in radians.
-      Arrays and lists are converted to float32.
-
-  Returns:
-    `[..., 7]` tensor `[x, y, z, sin(yaw), cos(yaw), sin(pitch), cos(pitch)]`, same
-    leading shape and (float) dtype as a tensor input.
-
-  Raises:
-    ValueError: the last dimension is statically known and not 5.
-  """
-  if not tf.is_tensor(raw):
-    raw = np.asarray(raw, dtype=np.float32)
-  raw = tf.convert_to_tensor(raw)
-  if not raw.dtype.is_floating:
-    raw = tf.cast(raw, tf.float32)
-  last = raw.shape[-1:].as_list() if raw.shape.ndims else [None]
-  if last[0] is not None and last[0] != _RAW_POSE_SIZE:
-    raise ValueError('encode_pose expects [..., 5] = [x, y, z, yaw, pitch], got '
-                     'shape %s.' % (raw.shape,))
-  position = raw[..., :3]
-  yaw = raw[..., 3:4]
-  pitch = raw[..., 4:5]
-  return tf.concat(
-      [position, tf.sin(yaw), tf.cos(yaw), tf.sin(pitch), tf.cos(pitch)], axis=-1)
-
-
 def _select_views(sequence_size, num_views, seed_pair):
   """Draws `num_views` distinct view indices of one scene, uniformly at random.
 
@@ -246,9 +215,10 @@ def _parse(serialized, sequence_size):
   """Parses one scene record into `[S]` JPEG strings and `[S, 5]` raw cameras."""
   features = tf.io.parse_single_example(serialized, {
       'frames': tf.io.FixedLenFeature([sequence_size], tf.string),
-      'cameras': tf.io.FixedLenFeature([sequence_size * _RAW_POSE_SIZE], tf.float32),
+      'cameras': tf.io.FixedLenFeature([sequence_size * camera.RAW_POSE_SIZE],
+                                       tf.float32),
   })
-  cameras = tf.reshape(features['cameras'], [sequence_size, _RAW_POSE_SIZE])
+  cameras = tf.reshape(features['cameras'], [sequence_size, camera.RAW_POSE_SIZE])
   return record_check.checked_scene(features['frames'], cameras)
 
 
@@ -322,7 +292,7 @@ def _preprocess(index, serialized, info, context_size, out_size, seed):
   frames = _decode_frames(tf.gather(jpegs, indices), num_views,
                           info.frame_size, out_size)  # [K+1, H, W, 3]
   cameras = encode_pose(tf.gather(raw_cameras, indices))  # [K+1, 7]
-  cameras.set_shape([num_views, _POSE_SIZE])
+  cameras.set_shape([num_views, camera.POSE_SIZE])
   context = Context(frames=frames[:context_size], cameras=cameras[:context_size])
   query = Query(context=context, query_camera=cameras[context_size])
   return query, frames[context_size]

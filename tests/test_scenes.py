@@ -9,7 +9,8 @@ from PIL import Image
 import pytest
 import tensorflow.compat.v1 as tf
 
-from data_provider.scenes import camera
+from data_provider import camera
+from data_provider.scenes import pinhole
 from data_provider.scenes import raycast
 from data_provider.scenes import render
 from data_provider.scenes import rooms
@@ -96,14 +97,14 @@ def test_look_at_angles_follow_the_documented_convention():
 def test_image_axes_up_is_top_row_and_right_is_last_column():
   pose = camera.look_at([[-5.0, 0.0, 0.0]], [0.0, 0.0, 0.0])[0]  # looks along +x
   # Seen along +x with z up, +z is at the top and -y on the right.
-  rows, cols, _ = camera.project([[0.0, 0.0, 1.0], [0.0, -1.0, 0.0]], pose, 1.0, 64)
+  rows, cols, _ = pinhole.project([[0.0, 0.0, 1.0], [0.0, -1.0, 0.0]], pose, 1.0, 64)
   assert rows[0] < 32 and cols[0] == pytest.approx(32)
   assert cols[1] > 32 and rows[1] == pytest.approx(32)
 
 
 def test_ray_through_the_image_centre_is_the_viewing_direction():
   poses = rooms.sample_ring_cameras(np.random.default_rng(0), 4)
-  _, directions = camera.pixel_rays(poses, rooms.FOV, SIZE, np.arange(4),
+  _, directions = pinhole.pixel_rays(poses, rooms.FOV, SIZE, np.arange(4),
                                     np.full(4, SIZE / 2.0), np.full(4, SIZE / 2.0))
   np.testing.assert_allclose(directions.T,  # rays are stored [3, R]
                              camera.forward_direction(poses[:, 3], poses[:, 4]),
@@ -116,7 +117,7 @@ def test_ring_cameras_face_the_room_centre():
                              rooms.CAMERA_RING_RADIUS, rtol=1e-5)
   np.testing.assert_allclose(poses[:, 2], rooms.CAMERA_HEIGHT)
   for pose in poses:
-    rows, cols, depths = camera.project([rooms.LOOK_AT], pose, rooms.FOV, 64)
+    rows, cols, depths = pinhole.project([rooms.LOOK_AT], pose, rooms.FOV, 64)
     assert depths[0] > 0
     np.testing.assert_allclose([rows[0], cols[0]], [32.0, 32.0], atol=1e-3)
   assert np.ptp(poses[:, 3]) > 1.0  # angles differ per view
@@ -128,7 +129,7 @@ def test_sphere_cameras_face_the_object_centre():
                              shepard_metzler.CAMERA_DISTANCE, rtol=1e-5)
   assert np.all(np.abs(poses[:, 4]) <= shepard_metzler.MAX_CAMERA_PITCH)
   for pose in poses:
-    rows, cols, _ = camera.project([[0.0, 0.0, 0.0]], pose, shepard_metzler.FOV, 64)
+    rows, cols, _ = pinhole.project([[0.0, 0.0, 0.0]], pose, shepard_metzler.FOV, 64)
     np.testing.assert_allclose([rows[0], cols[0]], [32.0, 32.0], atol=1e-3)
 
 

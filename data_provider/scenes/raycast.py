@@ -23,7 +23,7 @@ import colorsys
 
 import numpy as np
 
-from data_provider.scenes import camera
+from data_provider.scenes import pinhole
 
 Shape = collections.namedtuple(
     'Shape', ['kind', 'position', 'yaw', 'radius', 'height', 'colour'])
@@ -321,7 +321,7 @@ def render_views(trace, poses, fov, frame_size):
   views, rows, cols = [grid.ravel() for grid in np.meshgrid(
       np.arange(num_views), np.arange(frame_size), np.arange(frame_size),
       indexing='ij')]  # [V * H * W] each
-  colours = trace(*camera.pixel_rays(poses, fov, frame_size, views,
+  colours = trace(*pinhole.pixel_rays(poses, fov, frame_size, views,
                                      rows + 0.5, cols + 0.5))  # [3, V * H * W]
 
   edges = np.flatnonzero(
@@ -331,7 +331,7 @@ def render_views(trace, poses, fov, frame_size):
     row_offsets, col_offsets = [offset.reshape(-1, 1) for offset in np.meshgrid(
         _SUBPIXEL_OFFSETS, _SUBPIXEL_OFFSETS, indexing='ij')]  # [S, 1] each
     samples = len(row_offsets)
-    sample_colours = trace(*camera.pixel_rays(
+    sample_colours = trace(*pinhole.pixel_rays(
         poses, fov, frame_size, np.tile(views[edges], samples),
         (rows[edges] + row_offsets).ravel(),
         (cols[edges] + col_offsets).ravel()))  # [3, S * E], sample-major

@@ -14,7 +14,7 @@ import functools
 
 import numpy as np
 
-from data_provider.scenes import camera
+from data_provider import camera
 from data_provider.scenes import raycast
 
 ROOM_HALF_SIZE = 3.5

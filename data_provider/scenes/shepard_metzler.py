@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-from data_provider.scenes import camera
+from data_provider import camera
 from data_provider.scenes import raycast
 
 FOV = np.radians(40.0)

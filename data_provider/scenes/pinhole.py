@@ -1,9 +1,7 @@
-"""Camera poses `[x, y, z, yaw, pitch]` and pinhole rays (conventions: package docstring).
+"""Pinhole cameras: the rays through their pixels and the projection of points into them.
 
-A pose places the camera at `(x, y, z)` looking along
-
-    forward(yaw, pitch) = (cos pitch cos yaw, cos pitch sin yaw, sin pitch)
-
+Poses are `[x, y, z, yaw, pitch]` (conventions: the package docstring and
+`data_provider.camera`); a camera looks along `camera.forward_direction(yaw, pitch)`
 with z up. The image plane is spanned by `right = forward x z / |forward x z|` (towards
 increasing column) and `up = right x forward` (towards decreasing row), so the camera
 never rolls. Pitch must stay inside (-pi/2, pi/2), where `right` is defined.
@@ -11,40 +9,7 @@ never rolls. Pitch must stay inside (-pi/2, pi/2), where `right` is defined.
 
 import numpy as np
 
-
-def forward_direction(yaw, pitch):
-  """Unit viewing direction of cameras with the given angles.
-
-  Args:
-    yaw: `[...]` radians, from +x towards +y (counter-clockwise seen from above).
-    pitch: `[...]` radians, positive looks up.
-
-  Returns:
-    `[..., 3]` float32 unit vectors.
-  """
-  yaw = np.asarray(yaw, dtype=np.float32)
-  pitch = np.asarray(pitch, dtype=np.float32)
-  return np.stack([np.cos(pitch) * np.cos(yaw),
-                   np.cos(pitch) * np.sin(yaw),
-                   np.sin(pitch)], axis=-1)
-
-
-def look_at(positions, target):
-  """Poses of cameras at `positions` that face `target`.
-
-  Args:
-    positions: `[V, 3]` camera centres; none directly above or below `target`.
-    target: `[3]` the point every camera looks at.
-
-  Returns:
-    `[V, 5]` float32 poses `[x, y, z, yaw, pitch]`, yaw in (-pi, pi].
-  """
-  positions = np.asarray(positions, dtype=np.float32)
-  offset = np.asarray(target, dtype=np.float32) - positions  # [V, 3]
-  yaw = np.arctan2(offset[:, 1], offset[:, 0])
-  pitch = np.arctan2(offset[:, 2], np.hypot(offset[:, 0], offset[:, 1]))
-  return np.concatenate([positions, yaw[:, None], pitch[:, None]],
-                        axis=1).astype(np.float32)
+from data_provider import camera
 
 
 def camera_axes(poses):
@@ -53,7 +18,7 @@ def camera_axes(poses):
   Returns:
     (forward, right, up), each `[V, 3]` float32.
   """
-  forward = forward_direction(poses[:, 3], poses[:, 4])
+  forward = camera.forward_direction(poses[:, 3], poses[:, 4])
   yaw = np.asarray(poses[:, 3], dtype=np.float32)
   right = np.stack([np.sin(yaw), -np.cos(yaw), np.zeros_like(yaw)], axis=-1)
   up = np.cross(right, forward)
