@@ -26,6 +26,8 @@ import tensorflow.compat.v1 as tf
 
 from data_provider import camera
 from data_provider import record_check
+from data_provider import record_guards
+from data_provider import records
 # The pose encoder lives in `camera`; it stays importable from here, where tf-gqn had it.
 from data_provider.camera import encode_pose
 
@@ -214,12 +216,13 @@ def _select_views(sequence_size, num_views, seed_pair):
 def _parse(serialized, sequence_size):
   """Parses one scene record into `[S]` JPEG strings and `[S, 5]` raw cameras."""
   features = tf.io.parse_single_example(serialized, {
-      'frames': tf.io.FixedLenFeature([sequence_size], tf.string),
-      'cameras': tf.io.FixedLenFeature([sequence_size * camera.RAW_POSE_SIZE],
-                                       tf.float32),
+      records.FRAMES_KEY: tf.io.FixedLenFeature([sequence_size], tf.string),
+      records.CAMERAS_KEY: tf.io.FixedLenFeature(
+          [sequence_size * camera.RAW_POSE_SIZE], tf.float32),
   })
-  cameras = tf.reshape(features['cameras'], [sequence_size, camera.RAW_POSE_SIZE])
-  return record_check.checked_scene(features['frames'], cameras)
+  cameras = tf.reshape(features[records.CAMERAS_KEY],
+                       [sequence_size, camera.RAW_POSE_SIZE])
+  return record_guards.checked_scene(features[records.FRAMES_KEY], cameras)
 
 
 def _decode_frames(jpegs, num_views, frame_size, out_size):
@@ -391,7 +394,7 @@ def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
     data = data.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
   cycle_length = max(1, min(num_threads, len(files)))
   # Records come with their file and position, so a bad one can be named.
-  data = data.interleave(record_check.read_records, cycle_length=cycle_length,
+  data = data.interleave(record_guards.read_records, cycle_length=cycle_length,
                          block_length=1, num_parallel_calls=cycle_length)
   if is_training:
     data = data.shuffle(buffer_size, seed=seed, reshuffle_each_iteration=True)
@@ -399,12 +402,12 @@ def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
   # The index feeds the seeded view choice; it keeps counting across epochs.
   data = data.enumerate()
   data = data.map(
-      lambda index, record: record_check.guarded(
+      lambda index, record: record_guards.guarded(
           lambda index, serialized: _preprocess(
               index, serialized, info, context_size, out_size, seed),
           index, *record),
       num_parallel_calls=num_threads)
-  data = record_check.drop_bad_records(data, bad_records, info)
+  data = record_guards.drop_bad_records(data, bad_records, info)
   data = data.batch(batch_size, drop_remainder=is_training)
   data = data.map(_frames_to_float)
   return data.prefetch(_PREFETCH_BATCHES)

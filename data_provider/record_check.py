@@ -1,24 +1,11 @@
-"""Bad data in a gqn-datasets pipeline: found per record, named by file, skipped or reported.
+"""Bad records found by the pipeline: collected, diagnosed in Python, reported by file.
 
-A download that stopped half-way, a flipped bit or a file from another dataset must not
-cost a training run, nor an afternoon with a TensorFlow stack trace. The pipeline of
-`gqn_tfr_provider.gqn_dataset` therefore
-
-  * reads each file on its own (`read_records`), carrying the file and the record's
-    position with every record; a file that cannot be read to its end (truncated, or a
-    corrupt length or checksum) yields the records before the fault and then one marker
-    element, found by comparing the bytes read with the file's size;
-  * turns every record into an example inside a guard (`guarded`): any error of parsing,
-    checking (`checked_scene`: JPEG frames, finite cameras; the provider checks the frame
-    size) or decoding gives a validity flag instead of failing the pipeline;
-  * hands the invalid ones to a `BadRecords` collector (`drop_bad_records`), which either
-    ends the data at the first of them (the default: the caller then raises the error
-    naming the file, after a clean end of training) or skips and counts them
-    (`skip=True`, `--skip_corrupt_records`).
-
-Why a record is bad is found out afterwards, in Python, by reading that one record again
-(`diagnose_record`, `diagnose_file`), so the messages can be specific without slowing the
-pipeline down.
+The tf.data side (`record_guards`) only flags a record as bad and hands it to a
+`BadRecords` collector. Why a record is bad is found out afterwards, here, by reading
+that one record again (`diagnose_record`, `diagnose_file`), so the messages can be
+specific without slowing the pipeline down. `check_first_record` and `layout_hint`
+explain the two mistakes made before any record is read: files of another dataset, and
+a data directory one level off.
 """
 
 import collections
@@ -29,17 +16,10 @@ import threading
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-# Where a record came from, carried through the pipeline next to it:
-#   path: string scalar, the TFRecord file.
-#   position: int64 scalar, the record's index in its file; for an unreadable-file
-#     marker, the number of records read before the fault.
-#   unreadable: bool scalar, the element marks a file that could not be read to its end.
-RecordSource = collections.namedtuple('RecordSource', ['path', 'position', 'unreadable'])
+from data_provider import camera
+from data_provider import record_guards
+from data_provider import records
 
-# A TFRecord stores each record as length (8 bytes), CRC of the length (4), data, CRC of
-# the data (4).
-_FRAMING_BYTES = 16
-_JPEG_MAGIC = b'\xff\xd8\xff'
 # In skip mode, this many bad records in a row mean the data is wrong as a whole (every
 # file broken, or the wrong dataset) rather than damaged here and there: the data ends
 # instead of looping forever over records that are all dropped.
@@ -56,155 +36,6 @@ class DatasetMismatchError(ValueError):
   """The files hold another dataset than the one named (frame size or views per scene)."""
 
 
-def read_records(path):
-  """Reads one TFRecord file, tolerating a damaged tail.
-
-  Args:
-    path: string scalar tensor, the file.
-
-  Returns:
-    tf.data.Dataset of `(serialized, RecordSource)`: every readable record in file
-    order, then, only when the file could not be read to its end, one marker element
-    (serialized '', unreadable True, position = number of records read).
-  """
-  # After a read error the reader gives up on the file, so ignore_errors ends it there.
-  records = tf.data.TFRecordDataset(path).apply(tf.data.experimental.ignore_errors())
-  records = records.map(lambda serialized: (serialized, False))
-  records = records.concatenate(tf.data.Dataset.from_tensors((tf.constant(''), True)))
-
-  def count(state, element):
-    num_records, num_bytes = state
-    serialized, is_end = element
-    length = tf.cast(tf.strings.length(serialized), tf.int64) + _FRAMING_BYTES
-    step = tf.cast(tf.logical_not(is_end), tf.int64)
-    return ((num_records + step, num_bytes + step * length),
-            (serialized, num_records, num_bytes, is_end))
-
-  records = records.apply(tf.data.experimental.scan(
-      (tf.constant(0, tf.int64), tf.constant(0, tf.int64)), count))
-  # The end element is kept only when the records read fall short of the file's size.
-  records = records.filter(lambda serialized, position, num_bytes, is_end: tf.cond(
-      is_end, lambda: tf.not_equal(num_bytes, _file_size(path)), lambda: True))
-  return records.map(lambda serialized, position, num_bytes, is_end: (
-      serialized, RecordSource(path=path, position=position, unreadable=is_end)))
-
-
-def _file_size(path):
-  """int64 scalar: the size of file `path` in bytes, -1 if it cannot be read."""
-  def size(name):
-    try:
-      return np.int64(tf.io.gfile.stat(name.decode('utf-8')).length)
-    except (tf.errors.OpError, OSError):
-      return np.int64(-1)
-  result = tf.numpy_function(size, [path], tf.int64)
-  result.set_shape([])
-  return result
-
-
-def checked_scene(frames, cameras):
-  """Passes a parsed scene through, failing inside the record guard when it is invalid.
-
-  Args:
-    frames: `[S]` string tensor of encoded frames.
-    cameras: `[S, 5]` float32 raw cameras.
-
-  Returns:
-    (frames, cameras), unchanged, with checks that every frame is a JPEG image and every
-    camera number is finite; a failed check raises InvalidArgumentError, which
-    `guarded` turns into an invalid record.
-  """
-  is_jpeg = tf.equal(tf.strings.substr(frames, 0, len(_JPEG_MAGIC)), _JPEG_MAGIC)
-  checks = [
-      tf.debugging.Assert(tf.reduce_all(is_jpeg), ['a frame is not a JPEG image']),
-      tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(cameras)),
-                          ['a camera value is not finite']),
-  ]
-  with tf.control_dependencies(checks):
-    return tf.identity(frames), tf.identity(cameras)
-
-
-def guarded(preprocess, index, serialized, source):
-  """Runs `preprocess` on one record so that its errors flag the record instead of failing.
-
-  The record goes through a one-element dataset whose errors are dropped, followed by a
-  placeholder example: the first element of the two is the result.
-
-  Args:
-    preprocess: function (index, serialized) -> nest of tensors of static shapes.
-    index: int64 scalar, the example's position in the stream.
-    serialized: string scalar, the record.
-    source: its RecordSource; an unreadable-file marker is not preprocessed.
-
-  Returns:
-    (example, source, ok): `preprocess`'s outputs (zeros when not ok), the source, and a
-    bool scalar, False when the record is a marker or `preprocess` failed on it.
-  """
-  attempt = tf.data.Dataset.from_tensors((index, serialized, source.unreadable))
-  attempt = attempt.filter(lambda index, serialized, unreadable: tf.logical_not(unreadable))
-  attempt = attempt.map(lambda index, serialized, unreadable: (
-      preprocess(index, serialized), True))
-  attempt = attempt.apply(tf.data.experimental.ignore_errors())
-  example_structure = tf.data.experimental.get_structure(attempt)[0]
-  placeholder = tf.nest.map_structure(lambda spec: tf.zeros(spec.shape, spec.dtype),
-                                      example_structure)
-  attempt = attempt.concatenate(tf.data.Dataset.from_tensors((placeholder, False)))
-  example, ok = tf.data.experimental.get_single_element(attempt.take(1))
-  return example, source, ok
-
-
-def drop_bad_records(data, bad_records, info):
-  """Takes the invalid records out of a stream of `guarded` examples.
-
-  Args:
-    data: tf.data.Dataset of `(example, RecordSource, ok)`.
-    bad_records: None, or a BadRecords. None: the first invalid record fails the
-      pipeline with an InvalidArgumentError naming its file and position. A BadRecords
-      with skip=False: the data ends cleanly before the first invalid record, which the
-      collector keeps (its `raise_if_stopped` then raises the error). With skip=True:
-      invalid records are dropped and counted; MAX_BAD_IN_A_ROW of them in a row end the
-      data as above.
-    info: the dataset's DatasetInfo, for describing the records later.
-
-  Returns:
-    tf.data.Dataset of the valid examples.
-  """
-  if bad_records is None:
-    def fail_on_bad(example, source, ok):
-      check = tf.debugging.Assert(ok, [
-          'Bad GQN record', source.position, 'of', source.path, '(or the file is damaged '
-          'after that many records). Pass gqn_dataset a record_check.BadRecords to learn '
-          'what is wrong with it, or to skip such records.'])
-      with tf.control_dependencies([check]):
-        return tf.nest.map_structure(tf.identity, example)
-    return data.map(fail_on_bad)
-
-  def note(source, stopping):
-    def add(path, position, unreadable):
-      bad_records.add(path.decode('utf-8'), int(position), bool(unreadable), info, stopping)
-      return False
-    kept = tf.numpy_function(add, [source.path, source.position, source.unreadable],
-                             tf.bool)
-    kept.set_shape([])
-    return kept
-
-  def count_bad_in_a_row(bad_in_a_row, element):
-    example, source, ok = element
-    bad_in_a_row = tf.where(ok, tf.constant(0, tf.int64), bad_in_a_row + 1)
-    return bad_in_a_row, (example, source, ok, bad_in_a_row)
-
-  data = data.apply(tf.data.experimental.scan(tf.constant(0, tf.int64), count_bad_in_a_row))
-  if bad_records.skip:
-    go_on = lambda ok, bad_in_a_row: tf.less(bad_in_a_row, MAX_BAD_IN_A_ROW)
-  else:
-    go_on = lambda ok, bad_in_a_row: ok
-  data = data.apply(tf.data.experimental.take_while(
-      lambda example, source, ok, bad_in_a_row: tf.cond(
-          go_on(ok, bad_in_a_row), lambda: True, lambda: note(source, True))))
-  data = data.filter(lambda example, source, ok, bad_in_a_row: tf.cond(
-      ok, lambda: True, lambda: note(source, False)))
-  return data.map(lambda example, source, ok, bad_in_a_row: example)
-
-
 BadRecord = collections.namedtuple('BadRecord', ['path', 'position', 'unreadable', 'info'])
 
 
@@ -216,9 +47,16 @@ class BadRecords(object):
   `raise_if_stopped()` and log `summary()`.
   """
 
-  def __init__(self, skip=False):
-    """`skip`: skip invalid records (True) or end the data at the first one (False)."""
+  def __init__(self, skip=False, max_bad_in_a_row=None):
+    """Makes an empty collector.
+
+    Args:
+      skip: skip invalid records (True) or end the data at the first one (False).
+      max_bad_in_a_row: in skip mode, this many bad records in a row end the data;
+        None: MAX_BAD_IN_A_ROW.
+    """
     self.skip = skip
+    self.max_bad_in_a_row = max_bad_in_a_row or MAX_BAD_IN_A_ROW
     self._lock = threading.Lock()
     self._records = collections.OrderedDict()  # (path, position, unreadable) -> BadRecord
     self._stopped_at = None
@@ -267,7 +105,7 @@ class BadRecords(object):
       raise CorruptRecordError(
           'Stopped reading: %d records in a row were bad, so the data looks wrong as a '
           'whole rather than damaged here and there. The last one: %s' % (
-              MAX_BAD_IN_A_ROW, problem))
+              self.max_bad_in_a_row, problem))
     raise CorruptRecordError(
         '%s To go on without such records, pass --skip_corrupt_records (they are '
         'counted and reported).' % problem)
@@ -369,19 +207,20 @@ def diagnose_record(serialized, info):
     # protobuf raises its own DecodeError (or others, by implementation) on bad bytes.
     return 'not a tf.train.Example (the bytes do not parse).'
   features = example.features.feature
-  for name in ('frames', 'cameras'):
+  for name in (records.FRAMES_KEY, records.CAMERAS_KEY):
     if name not in features:
       return 'no "%s" feature (it has: %s); not a gqn-datasets scene record.' % (
           name, ', '.join(sorted(features)) or 'none')
-  frames = list(features['frames'].bytes_list.value)
-  cameras = np.array(features['cameras'].float_list.value, np.float32)
-  if len(frames) != info.sequence_size or cameras.size != 5 * info.sequence_size:
+  frames = list(features[records.FRAMES_KEY].bytes_list.value)
+  cameras = np.array(features[records.CAMERAS_KEY].float_list.value, np.float32)
+  num_values = camera.RAW_POSE_SIZE * info.sequence_size
+  if len(frames) != info.sequence_size or cameras.size != num_values:
     return ('%d frames and %d camera values, but %s scenes have %d views (%d frames, %d '
             'camera values): is it a file of another dataset?'
             % (len(frames), cameras.size, info.basepath, info.sequence_size,
-               info.sequence_size, 5 * info.sequence_size))
+               info.sequence_size, num_values))
   for view, frame in enumerate(frames):
-    if not frame.startswith(_JPEG_MAGIC):
+    if not frame.startswith(record_guards.JPEG_MAGIC):
       return 'frame %d is not a JPEG image (it starts with %s).' % (
           view, ' '.join('%02x' % byte for byte in bytearray(frame[:4])) or 'nothing')
   if not np.all(np.isfinite(cameras)):
@@ -440,8 +279,10 @@ def check_first_record(path, dataset, info, infos):
     features = tf.train.Example.FromString(serialized).features.feature
   except Exception:  # pylint: disable=broad-except
     return
-  frames = list(features['frames'].bytes_list.value) if 'frames' in features else []
-  if not frames or not all(frame.startswith(_JPEG_MAGIC) for frame in frames[:1]):
+  frames = []
+  if records.FRAMES_KEY in features:
+    frames = list(features[records.FRAMES_KEY].bytes_list.value)
+  if not frames or not frames[0].startswith(record_guards.JPEG_MAGIC):
     return
   shape = _decoded_shapes(frames[:1])[0]
   if isinstance(shape, str):

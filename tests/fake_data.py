@@ -9,14 +9,13 @@ those means to within a few levels, area resizing keeps them exactly.
 `decode_fake_frame` reads the code back.
 """
 
-import io
 import os
 
 import numpy as np
-from PIL import Image
 import tensorflow.compat.v1 as tf
 
 from data_provider import gqn_tfr_provider
+from data_provider import records
 
 _LEVEL_STEP = 32
 _NOISE = 8  # Peak noise amplitude; far below half a level step, so codes survive.
@@ -68,18 +67,9 @@ def decode_fake_frame(frame):
   return _uncode_color(right), _uncode_color(left)
 
 
-def _encode_jpeg(frame):
-  buf = io.BytesIO()
-  Image.fromarray(frame).save(buf, format='JPEG', quality=90)
-  return buf.getvalue()
-
-
-def _example(frames, cameras):
-  return tf.train.Example(features=tf.train.Features(feature={
-      'frames': tf.train.Feature(bytes_list=tf.train.BytesList(value=frames)),
-      'cameras': tf.train.Feature(
-          float_list=tf.train.FloatList(value=cameras.reshape(-1).tolist())),
-  }))
+def encode_fake_jpeg(frame):
+  """JPEG bytes of a fake frame: quality 90, the encoder's default chroma subsampling."""
+  return records.encode_jpeg(frame, quality=90, full_chroma=False)
 
 
 def write_fake_dataset(root, dataset, mode='train', num_files=None, scenes_per_file=2,
@@ -109,19 +99,20 @@ def write_fake_dataset(root, dataset, mode='train', num_files=None, scenes_per_f
   rng = np.random.RandomState(seed)
   paths = declared[:num_files]
   tf.io.gfile.makedirs(os.path.dirname(paths[0]))
-  scene_id = 0
-  for path in paths:
-    with tf.io.TFRecordWriter(path) as writer:
-      for _ in range(scenes_per_file):
-        frames = [_encode_jpeg(fake_frame(scene_id, view, frame_size, rng))
-                  for view in range(info.sequence_size)]
-        cameras = np.concatenate([
-            rng.uniform(-1., 1., size=[info.sequence_size, 3]),  # x, y, z
-            rng.uniform(-np.pi, np.pi, size=[info.sequence_size, 1]),  # yaw
-            rng.uniform(-0.5, 0.5, size=[info.sequence_size, 1]),  # pitch
-        ], axis=1).astype(np.float32)
-        writer.write(_example(frames, cameras).SerializeToString())
-        scene_id += 1
+
+  def scene_record(scene_id):
+    frames = [encode_fake_jpeg(fake_frame(scene_id, view, frame_size, rng))
+              for view in range(info.sequence_size)]
+    cameras = np.concatenate([
+        rng.uniform(-1., 1., size=[info.sequence_size, 3]),  # x, y, z
+        rng.uniform(-np.pi, np.pi, size=[info.sequence_size, 1]),  # yaw
+        rng.uniform(-0.5, 0.5, size=[info.sequence_size, 1]),  # pitch
+    ], axis=1).astype(np.float32)
+    return records.serialize_scene(frames, cameras)
+
+  for i, path in enumerate(paths):
+    records.write_records(path, [scene_record(i * scenes_per_file + j)
+                                 for j in range(scenes_per_file)])
   return paths
 
 
@@ -132,10 +123,5 @@ def read_fake_records(paths):
     List of `[sequence_size, 5]` float32 arrays `[x, y, z, yaw, pitch]`, index = the
     scene id coded in the frames, when `paths` is the list `write_fake_dataset` returned.
   """
-  cameras = []
-  for path in paths:
-    for record in tf.io.tf_record_iterator(path):
-      example = tf.train.Example.FromString(record)
-      values = example.features.feature['cameras'].float_list.value
-      cameras.append(np.array(values, np.float32).reshape([-1, 5]))
-  return cameras
+  return [records.parse_scene(record)[1]
+          for path in paths for record in tf.io.tf_record_iterator(path)]

@@ -23,6 +23,7 @@ import eval_gqn
 import train_gqn_draw
 from data_provider import gqn_tfr_provider
 from data_provider import record_check
+from data_provider import records
 from gqn import run_safety
 from tests import fake_data
 from tests.snapshot import fake_data_dir, tiny_model  # pylint: disable=unused-import
@@ -34,29 +35,20 @@ INFO = gqn_tfr_provider.dataset_info(DATASET)
 
 # Records ---------------------------------------------------------------------------------
 
-def _jpeg(frame):
-  buf = io.BytesIO()
-  Image.fromarray(frame).save(buf, format='JPEG', quality=90)
-  return buf.getvalue()
-
-
 def _scene(seed, views=INFO.sequence_size, frame_size=INFO.frame_size):
   """([views] JPEG bytes, [views, 5] float32 cameras) of a valid scene."""
   rng = np.random.RandomState(seed)
-  frames = [_jpeg(fake_data.fake_frame(seed, view, frame_size, rng)) for view in range(views)]
+  frames = [fake_data.encode_fake_jpeg(fake_data.fake_frame(seed, view, frame_size, rng))
+            for view in range(views)]
   cameras = rng.uniform(-1.0, 1.0, size=[views, 5]).astype(np.float32)
   return frames, cameras
 
 
 def _record(frames, cameras, drop=None):
-  feature = {
-      'frames': tf.train.Feature(bytes_list=tf.train.BytesList(value=frames)),
-      'cameras': tf.train.Feature(float_list=tf.train.FloatList(
-          value=np.asarray(cameras, np.float32).reshape(-1).tolist())),
-  }
-  feature.pop(drop, None)
-  return tf.train.Example(
-      features=tf.train.Features(feature=feature)).SerializeToString()
+  example = records.scene_example(frames, cameras)
+  if drop is not None:
+    del example.features.feature[drop]
+  return example.SerializeToString()
 
 
 def _png_frame():
@@ -104,11 +96,9 @@ BAD_RECORDS = [
 ]
 
 
-def _write_records(path, records):
+def _write_records(path, serialized):
   tf.io.gfile.makedirs(os.path.dirname(path))
-  with tf.io.TFRecordWriter(path) as writer:
-    for record in records:
-      writer.write(record)
+  records.write_records(path, serialized)
 
 
 def _read_all(root, bad_records, mode='test', context_size=INFO.sequence_size - 1,

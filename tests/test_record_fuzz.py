@@ -16,6 +16,7 @@ import tensorflow.compat.v1 as tf
 
 from data_provider import gqn_tfr_provider
 from data_provider import record_check
+from data_provider import records
 from tests import fake_data
 
 DATASET = 'rooms_ring_camera'
@@ -155,7 +156,7 @@ def _damage_record(frames, cameras, rng):
     cameras.flat[rng.randint(cameras.size)] = (np.nan, np.inf, -np.inf, 1e38)[rng.randint(4)]
   elif kind == 6:  # A view missing or one too many.
     frames = frames[:-1] if rng.randint(2) else frames + frames[:1]
-  record = bytearray(_example(frames, cameras))
+  record = bytearray(records.serialize_scene(frames, cameras))
   if kind == 0:  # Bits flipped anywhere in the serialized Example.
     for position in rng.randint(len(record), size=rng.randint(1, 9)):
       record[position] ^= 1 << rng.randint(8)
@@ -171,19 +172,8 @@ def _damage_record(frames, cameras, rng):
   return bytes(record)
 
 
-def _example(frames, cameras):
-  return tf.train.Example(features=tf.train.Features(feature={
-      'frames': tf.train.Feature(bytes_list=tf.train.BytesList(value=frames)),
-      'cameras': tf.train.Feature(float_list=tf.train.FloatList(
-          value=np.asarray(cameras, np.float32).reshape(-1).tolist())),
-  })).SerializeToString()
-
-
 def _scene_of(path):
-  example = tf.train.Example.FromString(next(iter(tf.io.tf_record_iterator(path))))
-  features = example.features.feature
-  return (list(features['frames'].bytes_list.value),
-          np.array(features['cameras'].float_list.value, np.float32).reshape([-1, 5]))
+  return records.parse_scene(next(iter(tf.io.tf_record_iterator(path))))
 
 
 def _read_each(root, bad_records, context):
@@ -209,13 +199,11 @@ def test_damaged_scene_records_are_read_or_named_and_agree_with_the_diagnosis(tm
   frames, cameras = _scene_of(path)
   rng = np.random.RandomState(7)
   # Record 0 stays valid: the dataset check reads it.
-  records = [_example(frames, cameras)] + [_damage_record(frames, cameras, rng)
-                                           for _ in range(NUM_RECORDS - 1)]
-  with tf.io.TFRecordWriter(path) as writer:
-    for record in records:
-      writer.write(record)
+  serialized = [records.serialize_scene(frames, cameras)] + [
+      _damage_record(frames, cameras, rng) for _ in range(NUM_RECORDS - 1)]
+  records.write_records(path, serialized)
   info = gqn_tfr_provider.dataset_info(DATASET)
-  verdicts = [record_check.diagnose_record(record, info) for record in records]
+  verdicts = [record_check.diagnose_record(record, info) for record in serialized]
   bad_positions = [i for i, problem in enumerate(verdicts) if problem is not None]
   assert 0 < len(bad_positions) < NUM_RECORDS - 1, 'the damage should vary'
 

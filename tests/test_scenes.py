@@ -10,12 +10,12 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from data_provider import camera
+from data_provider import records
 from data_provider.scenes import pinhole
 from data_provider.scenes import raycast
 from data_provider.scenes import render
 from data_provider.scenes import rooms
 from data_provider.scenes import shepard_metzler
-from data_provider.scenes import tfrecords
 
 ROOMS = 'synth_rooms_ring_camera'
 SM5 = 'synth_shepard_metzler_5_parts'
@@ -323,20 +323,20 @@ def test_an_interrupted_write_leaves_no_file(tmp_path):
     raise KeyboardInterrupt
 
   with pytest.raises(KeyboardInterrupt):
-    tfrecords.write_records(path, failing_records())
+    records.write_records(path, failing_records())
   assert os.listdir(str(tmp_path)) == []
 
 
 def test_count_records_reads_the_framing_and_rejects_a_truncated_file(tmp_path):
   path = str(tmp_path / 'records.tfrecord')
-  tfrecords.write_records(path, [b'a', b'bb', b'ccc' * 100])
-  assert tfrecords.count_records(path) == 3
+  records.write_records(path, [b'a', b'bb', b'ccc' * 100])
+  assert records.count_records(path) == 3
   with open(path, 'rb') as f:
     data = f.read()
   with open(path, 'wb') as f:
     f.write(data[:-5])
   with pytest.raises(ValueError, match='truncated'):
-    tfrecords.count_records(path)
+    records.count_records(path)
 
 
 def test_bad_arguments_are_rejected_with_a_message(tmp_path):

@@ -23,9 +23,9 @@ import zlib
 import numpy as np
 
 from data_provider import gqn_tfr_provider
+from data_provider import records
 from data_provider.scenes import rooms
 from data_provider.scenes import shepard_metzler
-from data_provider.scenes import tfrecords
 
 # How to draw and render one scene of each dataset this renderer makes:
 # function (rng, views, frame_size) -> (frames [V, H, W, 3] in [0, 1], poses [V, 5]).
@@ -58,7 +58,7 @@ def render_scene_record(dataset, seed, split, index, frame_size):
   views = gqn_tfr_provider.dataset_info(dataset).sequence_size
   frames, poses = SCENE_RENDERERS[dataset](
       scene_rng(seed, dataset, split, index), views, frame_size)
-  return [tfrecords.encode_jpeg(frame) for frame in frames], poses
+  return [records.encode_jpeg(frame) for frame in frames], poses
 
 
 def _render_task(task):
@@ -118,7 +118,7 @@ def _split_is_complete(paths, num_scenes):
   if not all(os.path.exists(path) for path in paths):
     return False
   try:
-    return sum(tfrecords.count_records(path) for path in paths) == num_scenes
+    return sum(records.count_records(path) for path in paths) == num_scenes
   except ValueError:  # A truncated file.
     return False
 
@@ -126,14 +126,14 @@ def _split_is_complete(paths, num_scenes):
 def _write_split(paths, scenes, num_scenes, bar):
   """Writes `num_scenes` scenes from the iterator `scenes` to `paths`, in order."""
 
-  def records(count):
+  def scene_records(count):
     for _ in range(count):
       jpegs, cameras = next(scenes)
       bar.advance()
-      yield tfrecords.serialize_scene(jpegs, cameras)
+      yield records.serialize_scene(jpegs, cameras)
 
   for path, (first, stop) in zip(paths, file_scene_ranges(num_scenes, len(paths))):
-    tfrecords.write_records(path, records(stop - first))
+    records.write_records(path, scene_records(stop - first))
 
 
 def _validate(dataset, train_scenes, test_scenes, seed, workers, frame_size):
