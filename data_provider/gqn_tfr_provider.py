@@ -22,6 +22,7 @@ ROOT may be that bucket itself ('gs://gqn-dataset') since files are read with tf
 import collections
 import os
 
+import numpy as np
 import tensorflow.compat.v1 as tf
 
 from data_provider import camera
@@ -226,16 +227,16 @@ def _parse(serialized, sequence_size):
 
 
 def _decode_frames(jpegs, num_views, frame_size, out_size):
-  """Decodes `[N]` JPEG strings to `[N, out_size, out_size, 3]` frames.
+  """Decodes `[N]` JPEG strings to `[N, H, W, 3]` frames.
 
   Args:
     jpegs: `[num_views]` string tensor; `num_views` is static.
     num_views: N.
     frame_size: the stored frame side.
-    out_size: the output frame side.
+    out_size: (H, W), the output frame size.
 
   Returns:
-    uint8 frames when out_size == frame_size (`_frames_to_float` converts whole
+    uint8 frames when out_size is the stored size (`_frames_to_float` converts whole
     batches to [0, 1]), float32 frames in [0, 1] when they are resized.
   """
   # One decode op per view: for N known in advance this is cheaper than a tf.map_fn
@@ -245,17 +246,35 @@ def _decode_frames(jpegs, num_views, frame_size, out_size):
   # Fails at run time if the files do not hold frames of the size the table declares
   # (a record of another dataset), also when they are resized below.
   frames = tf.ensure_shape(frames, [num_views, frame_size, frame_size, 3])
-  if out_size == frame_size:
+  if out_size == (frame_size, frame_size):
     return frames
   frames = tf.image.convert_image_dtype(frames, tf.float32)  # uint8 -> [0, 1]
-  if out_size < frame_size:
+  if max(out_size) <= frame_size:
     # Area averaging does not alias when shrinking (84 / 128 px -> 64 px).
-    frames = tf.image.resize_area(frames, [out_size, out_size])
+    frames = tf.image.resize_area(frames, list(out_size))
   else:
-    frames = tf.image.resize_bilinear(frames, [out_size, out_size])
+    frames = tf.image.resize_bilinear(frames, list(out_size))
   frames = tf.clip_by_value(frames, 0.0, 1.0)
-  frames.set_shape([num_views, out_size, out_size, 3])
+  frames.set_shape([num_views] + list(out_size) + [3])
   return frames
+
+
+def _output_size(custom_frame_size, frame_size):
+  """(H, W) of the output frames from `gqn_dataset`'s custom_frame_size.
+
+  Raises:
+    ValueError: custom_frame_size is not None, a positive int or a pair of them.
+  """
+  if custom_frame_size is None:
+    return (frame_size, frame_size)
+  size = custom_frame_size
+  if not isinstance(size, (tuple, list)):
+    size = (size, size)
+  if len(size) != 2 or not all(
+      isinstance(side, (int, np.integer)) and side >= 1 for side in size):
+    raise ValueError('custom_frame_size must be a positive number of pixels, a pair '
+                     '(height, width) of them, or None; got %r.' % (custom_frame_size,))
+  return (int(size[0]), int(size[1]))
 
 
 def _frames_to_float(features, labels):
@@ -278,7 +297,7 @@ def _preprocess(index, serialized, info, context_size, out_size, seed):
     serialized: string scalar, one `tf.train.Example`.
     info: the dataset's DatasetInfo.
     context_size: K.
-    out_size: side of the output frames.
+    out_size: (H, W) of the output frames.
     seed: None or int; see `gqn_dataset`.
 
   Returns:
@@ -330,9 +349,10 @@ def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
     mode: tf.estimator.ModeKeys.TRAIN / EVAL / PREDICT, or 'train' / 'test'.
     batch_size: B, examples per batch.
     num_epochs: passes over the data; None repeats forever.
-    custom_frame_size: side H = W of the output frames; None keeps the stored size.
-      84 px (mazes) and 128 px (rooms_free_camera_with_object_rotations) are trained at
-      64. Shrinking uses area resizing.
+    custom_frame_size: side H = W of the output frames, or a pair (H, W) for frames
+      that are not square (a config whose IMG_HEIGHT != IMG_WIDTH); None keeps the
+      stored size. 84 px (mazes) and 128 px (rooms_free_camera_with_object_rotations)
+      are trained at 64. Shrinking uses area resizing.
     num_threads: parallel record parsing / decoding calls, and files read at once.
     buffer_size: scene records in the TRAIN shuffle buffer.
     seed: None, or an int that makes the file order, the record shuffle and the view
@@ -368,10 +388,7 @@ def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
         'context_size %d is out of range for %s: its scenes have %d views and each '
         'example needs context_size + 1 of them, so context_size must be in [1, %d].'
         % (context_size, dataset, info.sequence_size, info.sequence_size - 1))
-  if custom_frame_size is not None and custom_frame_size < 1:
-    raise ValueError('custom_frame_size must be a positive number of pixels or None, '
-                     'got %r.' % (custom_frame_size,))
-  out_size = custom_frame_size or info.frame_size
+  out_size = _output_size(custom_frame_size, info.frame_size)
   is_training = split == 'train'
 
   files = _existing_files(dataset, root, mode)
@@ -431,3 +448,51 @@ def gqn_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
                      num_threads=num_threads, buffer_size=buffer_size, seed=seed,
                      input_context=input_context, bad_records=bad_records)
   return tf.data.make_one_shot_iterator(data).get_next()
+
+
+def pipeline_seed(seed, input_context):
+  """The seed of one input pipeline: distinct per pipeline, None stays None.
+
+  Pipelines already read disjoint files; distinct seeds also make their shuffles and
+  view choices independent instead of moving in lockstep.
+
+  Args:
+    seed: None or the run's int seed.
+    input_context: None or the pipeline's tf.distribute.InputContext.
+
+  Returns:
+    None, or seed + input_pipeline_id.
+  """
+  if seed is None or input_context is None:
+    return seed
+  return seed + input_context.input_pipeline_id
+
+
+def make_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
+                  custom_frame_size=None, num_threads=4, buffer_size=256, seed=None,
+                  bad_records=None, distributed=False):
+  """The Estimator's input_fn for a split of `dataset`, on one device or distributed.
+
+  Arguments, memory bound and raised errors are those of `gqn_dataset`, plus:
+
+  Args:
+    distributed: False: the input_fn takes no argument and returns `gqn_input_fn`'s
+      (features, labels) tensors. True, for an Estimator with a distribution strategy:
+      the input_fn takes the worker's tf.distribute.InputContext (or None) and returns
+      the dataset of `batch_size` batches that the Estimator hands to the worker's
+      replicas in turn (`batch_size` is per replica); each pipeline reads its share of
+      the files, seeded with `pipeline_seed(seed, input_context)`.
+
+  Returns:
+    A function of no arguments, or of `input_context` when distributed.
+  """
+  arguments = dict(
+      dataset=dataset, context_size=context_size, root=root, mode=mode,
+      batch_size=batch_size, num_epochs=num_epochs, custom_frame_size=custom_frame_size,
+      num_threads=num_threads, buffer_size=buffer_size, bad_records=bad_records)
+  if distributed:
+    def distributed_input_fn(input_context=None):
+      return gqn_dataset(seed=pipeline_seed(seed, input_context),
+                         input_context=input_context, **arguments)
+    return distributed_input_fn
+  return lambda: gqn_input_fn(seed=seed, **arguments)

@@ -320,6 +320,31 @@ def test_input_context_shards_files(tmp_path):
   assert 'no files' in str(error.value)
 
 
+def test_make_input_fn_serves_one_device_and_each_distributed_pipeline(tmp_path):
+  root = str(tmp_path)
+  fake_data.write_fake_dataset(root, 'jaco', 'test', num_files=2, scenes_per_file=2)
+  arguments = dict(dataset='jaco', context_size=3, root=root, mode='test', batch_size=2,
+                   custom_frame_size=(32, 48), seed=5)  # Frames need not be square.
+  with tf.Graph().as_default():
+    features, labels = provider.make_input_fn(**arguments)()
+    assert labels.shape.as_list() == [None, 32, 48, 3]
+    assert features.context.cameras.shape.as_list() == [None, 3, 7]
+  scenes = []
+  for pipeline_id in range(2):
+    context = tf.distribute.InputContext(num_input_pipelines=2,
+                                         input_pipeline_id=pipeline_id)
+    with tf.Graph().as_default():
+      data = provider.make_input_fn(distributed=True, **arguments)(context)
+      batch = tf.data.make_one_shot_iterator(data).get_next()
+      with tf.Session() as sess:
+        _, target = sess.run(batch)
+    assert target.shape == (2, 32, 48, 3)
+    scenes.append(sorted(fake_data.decode_fake_frame(frame)[0] for frame in target))
+  assert scenes == [[0, 1], [2, 3]]  # Each pipeline reads its own file.
+  assert provider.pipeline_seed(3, tf.distribute.InputContext(2, 1)) == 4
+  assert provider.pipeline_seed(None, tf.distribute.InputContext(2, 1)) is None
+
+
 def test_frames_of_the_wrong_size_are_refused_resized_or_not(tmp_path):
   root = str(tmp_path)
   fake_data.write_fake_dataset(root, 'rooms_ring_camera', 'test', frame_size=32)
