@@ -1,0 +1,57 @@
+"""Golden values of the view-synthesis metrics (gqn/view_metrics.py)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from gqn import view_metrics
+
+
+def test_psnr_and_ssim_against_closed_forms():
+  rng = np.random.RandomState(0)
+  targets = rng.uniform(0.2, 0.8, size=(3, 16, 16, 3)).astype(np.float32)
+  images = targets.copy()
+  images[1] += 0.1  # MSE 0.01 -> 20 dB
+  images[2] = 0.5
+  quality = view_metrics.ImageQuality(16, 16)
+  psnr, ssim = quality.scores(images, targets)
+  quality.close()
+  assert math.isinf(psnr[0]) and ssim[0] == pytest.approx(1.0, abs=1e-6)
+  assert psnr[1] == pytest.approx(20.0, abs=1e-3)
+  expected = view_metrics.psnr_from_mse(view_metrics.mse(images[2:], targets[2:])[0])
+  assert psnr[2] == pytest.approx(expected, abs=1e-3)
+  assert ssim[2] < 0.1 < ssim[1] < 1.0
+
+
+def test_images_smaller_than_the_ssim_window_are_refused():
+  with pytest.raises(ValueError, match='at least 11 x 11'):
+    view_metrics.ImageQuality(8, 8)
+
+
+def test_sample_scores():
+  rng = np.random.RandomState(1)
+  targets = rng.uniform(size=(2, 8, 8, 3))
+  mean = targets + 0.1
+  # Sample 0 is far off, sample 1 is exact: best-of-N takes the exact one.
+  samples = np.stack([targets + 0.3, targets])
+  scores = view_metrics.sample_scores(samples, mean, targets)
+  np.testing.assert_allclose(scores['best_of_n_mse'], [0.0, 0.0], atol=1e-12)
+  np.testing.assert_allclose(scores['sample_spread'], [0.15, 0.15], atol=1e-9)
+  # Identical samples spread nothing, and the correlation is undefined.
+  same = view_metrics.sample_scores(np.stack([mean, mean]), mean, targets)
+  np.testing.assert_allclose(same['sample_spread'], 0.0, atol=1e-12)
+  assert np.isnan(same['spread_error_correlation']).all()
+
+
+def test_spread_error_correlation_is_one_where_spread_follows_error():
+  rng = np.random.RandomState(2)
+  targets = rng.uniform(size=(1, 8, 8, 3))
+  error = rng.uniform(0.0, 0.2, size=(1, 8, 8, 1))
+  mean = targets + error  # the mean render is wrong by `error`
+  samples = np.stack([mean - error, mean + error])  # and the samples spread by `error`
+  scores = view_metrics.sample_scores(samples, mean, targets)
+  assert scores['spread_error_correlation'][0] == pytest.approx(1.0, abs=1e-9)
+  flipped = view_metrics.sample_scores(np.stack([mean - (0.2 - error), mean + (0.2 - error)]),
+                                       mean, targets)
+  assert flipped['spread_error_correlation'][0] == pytest.approx(-1.0, abs=1e-9)
