@@ -1,0 +1,614 @@
+"""What a trained GQN's representation knows: views, probes, embedding and scene algebra.
+
+Four analyses of a checkpoint on a rendered dataset, after the claims of Eslami et al.
+(2018), each returning a JSON-ready dict and writing one PNG:
+
+  views      uncertainty against the number of context views K = 0 (prior only) ... the
+             dataset's maximum: bits/dim, KL, PSNR of the mean render, best-of-N MSE and
+             the spread of prior samples, on the same query of the same test scenes.
+  probes     linear probes from r (averaged over space) to each scene factor, fitted on
+             train scenes and scored on test scenes, beside the same probes on the pixels
+             of one context view and on r of the same network at initialisation.
+  embedding  a 2-D PCA of r for every single view of a few scenes, coloured by scene,
+             beside the same for the pixels (or the GQN-VAE's r), with scores of how well
+             views group by scene.
+  algebra    r_A - r_B + r_C rendered from D's cameras, for quadruples of scenes where D
+             is A with the factor that differs between B and C changed; scored against
+             D's true views and against rendering r_A or r_C alone.
+
+The model is the one of gqn_graph.gqn_draw, built once; an arbitrary r (a sum of
+representations, or 0 for K = 0) is rendered by feeding it in place of the encoder's
+output, so no part of the network is rebuilt here. Everything else is numpy.
+"""
+
+import collections
+import io
+import math
+import os
+
+import numpy as np
+from PIL import Image
+import tensorflow.compat.v1 as tf
+
+from data_provider import camera
+from data_provider import gqn_tfr_provider
+from data_provider import records
+from gqn import charts
+from gqn import checkpoints
+from gqn import gqn_encoder
+from gqn import gqn_graph
+from gqn import gqn_objective
+from gqn import pictures
+from gqn import schedules
+
+ANALYSES = ('views', 'probes', 'embedding', 'algebra')
+# Examples per session run: small, since the machines running this are often shared.
+_BATCH = 16
+
+# Every view of some scenes of a split, in record order: frames [S, V, H, W, 3] float32
+# in [0, 1] at the model's size, raw_cameras [S, V, 5] ([x, y, z, yaw, pitch]) and
+# cameras [S, V, 7] (the model's encoding).
+Scenes = collections.namedtuple('Scenes', ['frames', 'raw_cameras', 'cameras'])
+
+
+def _decode_frame(jpeg, size):
+  """JPEG bytes -> [size, size, 3] float32 in [0, 1], shrunk by area averaging."""
+  frame = np.asarray(Image.open(io.BytesIO(jpeg)).convert('RGB'), np.float32) / 255.0
+  height = frame.shape[0]
+  if height == size:
+    return frame
+  if height % size == 0:
+    # The mean of each block is what the input pipeline's area resize gives.
+    factor = height // size
+    return frame.reshape(size, factor, size, factor, 3).mean(axis=(1, 3))
+  image = Image.fromarray(np.round(frame * 255.0).astype(np.uint8))
+  return np.asarray(image.resize((size, size), Image.BOX), np.float32) / 255.0
+
+
+def read_scenes(data_dir, dataset, split, max_scenes, image_size):
+  """Reads the first `max_scenes` scenes of a split, every view, in record order.
+
+  Record order is the order of the split's files and of the records in each, the order
+  of the factors the renderer writes beside them.
+
+  Args:
+    data_dir: root of the datasets (holds `<dataset>/<split>/*.tfrecord`).
+    dataset: a dataset name of data_provider.gqn_tfr_provider.
+    split: 'train' or 'test'.
+    max_scenes: how many scenes to read (fewer when the split holds fewer).
+    image_size: the model's frame side; stored frames are resized to it.
+
+  Returns:
+    Scenes.
+
+  Raises:
+    FileNotFoundError: the split has no scenes there.
+  """
+  frames, raw = [], []
+  for path in gqn_tfr_provider.dataset_files(dataset, data_dir, split):
+    if len(frames) >= max_scenes:
+      break
+    if not tf.io.gfile.exists(path):
+      continue
+    for serialized in tf.io.tf_record_iterator(path):
+      jpegs, cameras = records.parse_scene(serialized)
+      frames.append(np.stack([_decode_frame(jpeg, image_size) for jpeg in jpegs]))
+      raw.append(cameras)
+      if len(frames) >= max_scenes:
+        break
+  if not frames:
+    raise FileNotFoundError(
+        'No %s scenes of %s under %s; render or download the dataset there first '
+        '(layout <data_dir>/<dataset>/<train|test>/<i>-of-<n>.tfrecord).'
+        % (split, dataset, data_dir))
+  raw = np.stack(raw).astype(np.float32)
+  return Scenes(np.stack(frames), raw, encode_poses(raw))
+
+
+def encode_poses(raw_cameras):
+  """[..., 5] raw cameras -> [..., 7] model cameras, through data_provider.camera."""
+  with tf.Graph().as_default(), tf.Session() as session:
+    return session.run(camera.encode_pose(raw_cameras))
+
+
+class GQNModel(object):
+  """One GQN graph in its own session, from a checkpoint or freshly initialised.
+
+  r is read off the encoder and may be fed back in: the renderer and the posterior then
+  take the fed r, whatever the context (r = 0 is the prior with no context, K = 0).
+  """
+
+  def __init__(self, config, checkpoint=None, seed=0):
+    """Builds the graph and restores `checkpoint` (None: initialise with `seed`).
+
+    Raises:
+      checkpoints.CheckpointMismatchError: the checkpoint does not fit the config.
+    """
+    self.config = config
+    image = [config.IMG_HEIGHT, config.IMG_WIDTH, config.IMG_CHANNELS]
+    self.graph = tf.Graph()
+    with self.graph.as_default():
+      tf.set_random_seed(seed)
+      self._frames = tf.placeholder(tf.float32, [None, None] + image, 'context_frames')
+      self._cameras = tf.placeholder(tf.float32, [None, None, config.POSE_CHANNELS],
+                                     'context_cameras')
+      self._query = tf.placeholder(tf.float32, [None, config.POSE_CHANNELS], 'query_camera')
+      self._target = tf.placeholder(tf.float32, [None] + image, 'target_frame')
+      outputs = gqn_graph.gqn_draw(self._query, self._frames, self._cameras, config,
+                                   target_frame=self._target, generate=True)
+      # The r the DRAW unroll reads: the encoder's sum before the pool encoder's 1 x 1 r
+      # is tiled for GQNOutputs.
+      self._representation = outputs.representation
+      if config.ENC_TYPE == 'pool':
+        self._representation = outputs.representation.op.inputs[0]
+      self._generation = outputs.generation
+      step = checkpoints.global_step(checkpoint) if checkpoint else 0
+      sigma = schedules.pixel_sigma(step, config)
+      posterior = outputs.posterior
+      self._elbo = gqn_objective.gqn_draw_elbo(self._target, posterior.mu_target, sigma,
+                                               posterior.steps.posteriors,
+                                               posterior.steps.priors)
+      variables = tf.global_variables()
+      initialise = tf.variables_initializer(variables)
+      saver = tf.train.Saver(variables) if checkpoint else None
+      self.graph.finalize()
+    self.session = tf.Session(graph=self.graph, config=tf.ConfigProto(
+        intra_op_parallelism_threads=2, inter_op_parallelism_threads=2))
+    if checkpoint:
+      checkpoints.check_compatible(checkpoint, config, variables)
+      saver.restore(self.session, checkpoint)
+    else:
+      self.session.run(initialise)
+
+  def close(self):
+    self.session.close()
+
+  def zero_representation(self, batch):
+    """r = 0 (no context) for `batch` scenes, [B, h, w, C] as the encoder shapes it."""
+    shape = self._representation.shape.as_list()[1:]
+    return np.zeros([batch] + shape, np.float32)
+
+  def encode(self, frames, cameras):
+    """r = sum_k f(x^k, v^k) of K >= 1 views per scene.
+
+    Args:
+      frames: [B, K, H, W, 3] context views in [0, 1].
+      cameras: [B, K, 7] their cameras.
+
+    Returns:
+      r, [B, h, w, C] ([B, 1, 1, C] for the pool encoder).
+    """
+    return np.concatenate([
+        self.session.run(self._representation, {
+            self._frames: frames[start:start + _BATCH],
+            self._cameras: cameras[start:start + _BATCH]})
+        for start in range(0, len(frames), _BATCH)])
+
+  def render(self, representation, query, mean=True):
+    """Renders r from the query cameras.
+
+    Args:
+      representation: [B, h, w, C] r (from `encode`, a sum of them, or zeros).
+      query: [B, 7] query cameras.
+      mean: z_l = mu_l (the mean render) when true; z_l ~ pi_l otherwise (a sample).
+
+    Returns:
+      [B, H, W, 3] image means, not clipped.
+    """
+    images = []
+    for start in range(0, len(query), _BATCH):
+      feed = {self._representation: representation[start:start + _BATCH],
+              self._query: query[start:start + _BATCH]}
+      if mean:
+        for noise in self._generation.steps.noise:
+          shape = [len(feed[self._query])] + noise.shape.as_list()[1:]
+          feed[noise] = np.zeros(shape, noise.dtype.as_numpy_dtype)
+      images.append(self.session.run(self._generation.mu_target, feed))
+    return np.concatenate(images)
+
+  def elbo(self, representation, query, target):
+    """(-ELBO, KL) in nats per image, averaged over the examples (posterior path)."""
+    totals = np.zeros(2)
+    for start in range(0, len(query), _BATCH):
+      end = min(start + _BATCH, len(query))
+      elbo = self.session.run(self._elbo, {
+          self._representation: representation[start:end], self._query: query[start:end],
+          self._target: target[start:end]})
+      totals += (end - start) * np.array([elbo.elbo, elbo.kl])
+    return totals / len(query)
+
+
+def pooled(representation):
+  """[N, h, w, C] r -> [N, C], its mean over space (the probes' features)."""
+  return representation.mean(axis=(1, 2))
+
+
+# ---------------------------------------------------------------------------- views
+
+
+def _psnr(mse):
+  return 10.0 * np.log10(1.0 / np.maximum(mse, 1e-10))
+
+
+def analyze_views(model, scenes, max_views, num_samples=8, progress=None):
+  """Uncertainty against the number of context views K = 0 ... `max_views`.
+
+  Every scene is queried from its last view; the context is its first K views, so K
+  grows by adding views and the query stays the same. K = 0 renders from r = 0.
+
+  Args:
+    model: a GQNModel.
+    scenes: Scenes with at least max_views + 1 views.
+    max_views: the largest K (the dataset's views per scene minus the query).
+    num_samples: N, prior samples per scene for best-of-N MSE and the spread.
+    progress: optional function(str) told each K's line.
+
+  Returns:
+    dict: `K` (list), one list per metric over K (`bits_per_dim`, `kl_nats`,
+    `mean_render_psnr`, `mean_render_mse`, `best_of_n_mse`, `sample_spread`), the
+    counts (`num_scenes`, `num_samples`) and `falls_with_views`, per metric whether it is
+    lower at the largest K than at K = 0 (PSNR: higher).
+  """
+  frames, cameras = scenes.frames, scenes.cameras
+  query, target = cameras[:, max_views], frames[:, max_views]
+  num_scenes = len(frames)
+  pixels = float(np.prod(target.shape[1:]))
+  metrics = collections.OrderedDict((name, []) for name in (
+      'bits_per_dim', 'kl_nats', 'mean_render_psnr', 'mean_render_mse', 'best_of_n_mse',
+      'sample_spread'))
+  for views in range(max_views + 1):
+    if views == 0:
+      r = model.zero_representation(num_scenes)
+    else:
+      r = model.encode(frames[:, :views], cameras[:, :views])
+    elbo, kl = model.elbo(r, query, target)
+    mean_mse = np.mean(np.square(np.clip(model.render(r, query), 0.0, 1.0) - target),
+                       axis=(1, 2, 3))
+    # N samples of every scene in one batch: scene i's samples at i, i + S, i + 2S, ...
+    samples = np.clip(model.render(np.concatenate([r] * num_samples),
+                                   np.concatenate([query] * num_samples), mean=False),
+                      0.0, 1.0).reshape((num_samples,) + target.shape)
+    sample_mse = np.mean(np.square(samples - target), axis=(2, 3, 4))  # [N, S]
+    values = dict(
+        bits_per_dim=(elbo + pixels * math.log(256.0)) / (pixels * math.log(2.0)),
+        kl_nats=kl, mean_render_psnr=np.mean(_psnr(mean_mse)),
+        mean_render_mse=np.mean(mean_mse), best_of_n_mse=np.mean(sample_mse.min(axis=0)),
+        sample_spread=np.mean(samples.std(axis=0)))
+    for name in metrics:
+      metrics[name].append(float(values[name]))
+    if progress:
+      progress('  K=%d: %.4f bits/dim, KL %.2f nats, PSNR %.2f dB, best-of-%d MSE %.5f, '
+               'spread %.4f' % (views, values['bits_per_dim'], kl,
+                                values['mean_render_psnr'], num_samples,
+                                values['best_of_n_mse'], values['sample_spread']))
+  result = collections.OrderedDict([('K', list(range(max_views + 1)))])
+  result.update(metrics)
+  result['num_scenes'] = num_scenes
+  result['num_samples'] = num_samples
+  result['falls_with_views'] = collections.OrderedDict(
+      (name, bool(values[-1] > values[0]) if name == 'mean_render_psnr'
+       else bool(values[-1] < values[0])) for name, values in metrics.items())
+  return result
+
+
+def plot_views(path, result):
+  """Writes the views metrics against K, one chart per metric."""
+  panels = [(title, [(title, result[name])]) for name, title in (
+      ('bits_per_dim', 'bits/dim'), ('kl_nats', 'KL (nats)'),
+      ('mean_render_psnr', 'PSNR of mean render (dB)'),
+      ('best_of_n_mse', 'best-of-%d MSE' % result['num_samples']),
+      ('sample_spread', 'sample spread (pixel std)'))]
+  charts.line_panels(path, result['K'], panels, 'context views K')
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def _standardise(train, test):
+  mean, std = train.mean(axis=0), train.std(axis=0) + 1e-6
+  return (train - mean) / std, (test - mean) / std
+
+
+def ridge_fit(features, targets, penalties=(1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)):
+  """Ridge regression with its penalty chosen by leave-one-out error, in closed form.
+
+  Solved in the dual (N x N kernel), which is cheap when features outnumber examples
+  (pixels). The leave-one-out residual of example i is e_i / (1 - H_ii), H the hat
+  matrix, so every penalty is scored without refitting.
+
+  Args:
+    features: [N, D], standardised.
+    targets: [N, T].
+    penalties: the candidate penalties lambda.
+
+  Returns:
+    (predict: function [M, D] -> [M, T], the chosen lambda).
+  """
+  mean = targets.mean(axis=0)
+  centred = targets - mean
+  kernel = features @ features.T
+  values, vectors = np.linalg.eigh(kernel)
+  values = np.maximum(values, 0.0)
+  projected = vectors.T @ centred
+  best = None
+  for penalty in penalties:
+    shrink = values / (values + penalty)
+    fitted = vectors @ (shrink[:, None] * projected)
+    hat_diagonal = np.einsum('ij,j,ij->i', vectors, shrink, vectors)
+    loo = (centred - fitted) / np.maximum(1.0 - hat_diagonal, 1e-6)[:, None]
+    error = np.mean(np.square(loo))
+    if best is None or error < best[0]:
+      best = (error, penalty)
+  penalty = best[1]
+  dual = vectors @ (projected / (values + penalty)[:, None])  # [N, T]
+  weights = features.T @ dual  # [D, T]
+  return (lambda new: new @ weights + mean), penalty
+
+
+def probe_scores(train_features, train_targets, test_features, test_targets):
+  """Fits a linear probe per factor on train features, scores it on test features.
+
+  Discrete factors (integer labels) get a ridge classifier (ridge regression to one-hot
+  labels, argmax) scored by accuracy; continuous ones ridge regression scored by R^2.
+
+  Args:
+    train_features, test_features: [N, D] and [M, D].
+    train_targets, test_targets: dict factor -> (kind 'class' or 'real', values [N] int
+      or [N, T] float).
+
+  Returns:
+    OrderedDict factor -> {'metric', 'score', 'chance'}: chance is the accuracy of always
+    answering the most common train class, or the R^2 of the train mean (about 0).
+  """
+  train_x, test_x = _standardise(np.asarray(train_features, np.float64),
+                                 np.asarray(test_features, np.float64))
+  scores = collections.OrderedDict()
+  for name, (kind, train_y) in train_targets.items():
+    test_y = test_targets[name][1]
+    if kind == 'class':
+      classes = np.unique(train_y)
+      one_hot = (np.asarray(train_y)[:, None] == classes[None]).astype(np.float64)
+      predict, _ = ridge_fit(train_x, one_hot)
+      predicted = classes[np.argmax(predict(test_x), axis=1)]
+      majority = classes[np.argmax(one_hot.sum(axis=0))]
+      scores[name] = collections.OrderedDict([
+          ('metric', 'accuracy'), ('score', float(np.mean(predicted == test_y))),
+          ('chance', float(np.mean(test_y == majority)))])
+    else:
+      train_y = np.asarray(train_y, np.float64).reshape(len(train_y), -1)
+      test_y = np.asarray(test_y, np.float64).reshape(len(test_y), -1)
+      predict, _ = ridge_fit(train_x, train_y)
+      total = np.sum(np.square(test_y - test_y.mean(axis=0)))
+      r2 = lambda prediction: 1.0 - np.sum(np.square(test_y - prediction)) / max(total, 1e-12)
+      scores[name] = collections.OrderedDict([
+          ('metric', 'r2'), ('score', float(r2(predict(test_x)))),
+          ('chance', float(r2(np.broadcast_to(train_y.mean(axis=0), test_y.shape))))])
+  return scores
+
+
+def analyze_probes(model, initial_model, train_scenes, test_scenes, train_targets,
+                   test_targets, context_views, progress=None):
+  """Linear probes from r to each scene factor, against two baselines.
+
+  Features: `r_trained`, r of the first `context_views` views from the trained model,
+  averaged over space; `r_initial`, the same from the same network at initialisation;
+  `pixels`, the first view's pixels.
+
+  Args:
+    model, initial_model: GQNModels (trained; fresh variables with the same seed).
+    train_scenes, test_scenes: Scenes; probes are fitted on the first, scored on the
+      second.
+    train_targets, test_targets: dict factor -> (kind, values), see `probe_scores`.
+    context_views: K, the views r is computed from.
+    progress: optional function(str).
+
+  Returns:
+    dict: `features` -> factor -> {'metric', 'score', 'chance'}, plus `context_views`,
+    `num_train_scenes`, `num_test_scenes` and `method`.
+  """
+  def features(scenes):
+    frames, cameras = scenes.frames[:, :context_views], scenes.cameras[:, :context_views]
+    return collections.OrderedDict([
+        ('r_trained', pooled(model.encode(frames, cameras))),
+        ('r_initial', pooled(initial_model.encode(frames, cameras))),
+        ('pixels', scenes.frames[:, 0].reshape(len(scenes.frames), -1))])
+
+  train_features, test_features = features(train_scenes), features(test_scenes)
+  result = collections.OrderedDict()
+  for name in train_features:
+    result[name] = probe_scores(train_features[name], train_targets,
+                                test_features[name], test_targets)
+    if progress:
+      progress('  %-9s %s' % (name, ', '.join(
+          '%s %.3f' % (factor, s['score']) for factor, s in result[name].items())))
+  return collections.OrderedDict([
+      ('features', result), ('context_views', context_views),
+      ('num_train_scenes', len(train_scenes.frames)),
+      ('num_test_scenes', len(test_scenes.frames)),
+      ('method', 'ridge regression (classes: to one-hot, argmax), penalty by '
+                 'leave-one-out error; features standardised on the train scenes')])
+
+
+def plot_probes(path, result):
+  """Writes one chart per factor: score of each feature set, and chance."""
+  feature_names = list(result['features'])
+  factors = list(result['features'][feature_names[0]])
+  panels = []
+  for factor in factors:
+    first = result['features'][feature_names[0]][factor]
+    series = [(name, [result['features'][name][factor]['score']] * 2)
+              for name in feature_names]
+    series.append(('chance', [first['chance']] * 2))
+    panels.append(('%s (%s)' % (factor, first['metric']), series))
+  charts.line_panels(path, [0, 1], panels, '', columns=4)
+
+
+# ------------------------------------------------------------------------ embedding
+
+
+def pca(features, dimensions=2):
+  """[N, D] -> [N, dimensions], the projection on the top principal components."""
+  centred = features - features.mean(axis=0)
+  _, _, rows = np.linalg.svd(centred, full_matrices=False)
+  return centred @ rows[:dimensions].T
+
+
+def grouping_scores(features, groups):
+  """How well points group by `groups`, in the full feature space.
+
+  Returns:
+    OrderedDict: `nearest_neighbour_accuracy`, the fraction of points whose nearest
+    other point (Euclidean, features standardised) is in the same group (chance is
+    about 1 / number of groups); `within_to_between_variance`, the variance of points
+    about their group's mean over the variance of the group means (lower: tighter
+    groups).
+  """
+  features, _ = _standardise(np.asarray(features, np.float64), features[:1])
+  squares = np.sum(np.square(features), axis=1)
+  distances = squares[:, None] + squares[None] - 2.0 * features @ features.T
+  np.fill_diagonal(distances, np.inf)
+  nearest = groups[np.argmin(distances, axis=1)]
+  means = {g: features[groups == g].mean(axis=0) for g in np.unique(groups)}
+  within = np.mean([np.sum(np.square(f - means[g])) for f, g in zip(features, groups)])
+  overall = features.mean(axis=0)
+  between = np.mean([np.sum(np.square(means[g] - overall)) for g in groups])
+  return collections.OrderedDict([
+      ('nearest_neighbour_accuracy', float(np.mean(nearest == groups))),
+      ('within_to_between_variance', float(within / max(between, 1e-12)))])
+
+
+def analyze_embedding(model, scenes, baseline=None, baseline_name='pixels'):
+  """r of every single view of each scene, embedded in 2-D, against a baseline.
+
+  Args:
+    model: a GQNModel.
+    scenes: Scenes, S scenes of V views: S * V points.
+    baseline: None (the views' pixels), or a function (frames [N, 1, H, W, 3],
+      cameras [N, 1, 7]) -> features [N, ...] (e.g. the GQN-VAE's r).
+    baseline_name: the baseline's name in the result.
+
+  Returns:
+    dict: per feature set ('r' and the baseline's name) its `scores`
+    (`grouping_scores`) and `points` ([S * V, 2] PCA coordinates), plus `scene`, the
+    scene index of each point, and the counts.
+  """
+  num_scenes, num_views = scenes.frames.shape[:2]
+  frames = scenes.frames.reshape((-1, 1) + scenes.frames.shape[2:])
+  cameras = scenes.cameras.reshape(-1, 1, scenes.cameras.shape[-1])
+  groups = np.repeat(np.arange(num_scenes), num_views)
+  features = collections.OrderedDict([('r', model.encode(frames, cameras))])
+  features[baseline_name] = frames if baseline is None else baseline(frames, cameras)
+  result = collections.OrderedDict()
+  for name, values in features.items():
+    flat = np.asarray(values, np.float64).reshape(len(groups), -1)
+    result[name] = collections.OrderedDict([
+        ('scores', grouping_scores(flat, groups)),
+        ('points', pca(flat).round(5).tolist())])
+  result['scene'] = groups.tolist()
+  result['num_scenes'] = int(num_scenes)
+  result['views_per_scene'] = int(num_views)
+  return result
+
+
+def plot_embedding(path, result):
+  """Writes the 2-D embeddings side by side, points coloured by scene."""
+  names = [name for name, value in result.items() if isinstance(value, dict)]
+  charts.scatter_panels(path, [
+      ('%s: 1-NN scene acc. %.2f' % (name, result[name]['scores']['nearest_neighbour_accuracy']),
+       result[name]['points'], result['scene']) for name in names])
+
+
+def vae_representation(config, checkpoint):
+  """A function (frames, cameras) -> r of the GQN-VAE at `checkpoint`, for embeddings.
+
+  r comes from the GQN-VAE's tower encoder (scope `GQN-VAE`), restored from the
+  checkpoint alone.
+  """
+  graph = tf.Graph()
+  image = [config.IMG_HEIGHT, config.IMG_WIDTH, config.IMG_CHANNELS]
+  with graph.as_default():
+    frames = tf.placeholder(tf.float32, [None, None] + image)
+    cameras = tf.placeholder(tf.float32, [None, None, config.POSE_CHANNELS])
+    with tf.variable_scope('GQN-VAE', reuse=tf.AUTO_REUSE):
+      representation = gqn_encoder.encode_scene(frames, cameras, 'tower',
+                                                config.ENC_CHANNELS)
+    saver = tf.train.Saver(tf.global_variables())
+  session = tf.Session(graph=graph)
+  saver.restore(session, checkpoint)
+
+  def encode(view_frames, view_cameras):
+    return np.concatenate([
+        session.run(representation, {frames: view_frames[start:start + _BATCH],
+                                     cameras: view_cameras[start:start + _BATCH]})
+        for start in range(0, len(view_frames), _BATCH)])
+  return encode
+
+
+# -------------------------------------------------------------------------- algebra
+
+
+def analyze_algebra(model, quadruples, context_views):
+  """Scene algebra: render r_A - r_B + r_C from D's cameras and compare with D.
+
+  Args:
+    model: a GQNModel.
+    quadruples: list of (changed factor name, Scenes of the 4 scenes A, B, C, D, each
+      seen from the same V cameras).
+    context_views: K, the views of each scene that form its r; the remaining views of D
+      are the queries.
+
+  Returns:
+    (dict, grid rows): the dict holds, per prediction (`algebra`, `render_r_a`,
+    `render_r_c`), its MSE and PSNR against D's true query views averaged over every
+    quadruple and query, per changed factor and overall, plus the counts and
+    `algebra_beats_both`; the grid rows are per quadruple A, B, C, D true, algebra,
+    r_A, r_C at D's first query view.
+  """
+  per_factor = collections.OrderedDict()
+  rows = []
+  for factor, scenes in quadruples:
+    r = model.encode(scenes.frames[:, :context_views], scenes.cameras[:, :context_views])
+    r_a, r_b, r_c = r[0:1], r[1:2], r[2:3]
+    queries = scenes.cameras[3, context_views:]
+    truth = scenes.frames[3, context_views:]
+    count = len(queries)
+    renders = collections.OrderedDict()
+    for name, representation in (('algebra', r_a - r_b + r_c), ('render_r_a', r_a),
+                                 ('render_r_c', r_c)):
+      renders[name] = np.clip(model.render(np.repeat(representation, count, axis=0),
+                                           queries), 0.0, 1.0)
+    errors = per_factor.setdefault(factor, collections.OrderedDict(
+        (name, []) for name in renders))
+    for name, images in renders.items():
+      errors[name].extend(np.mean(np.square(images - truth), axis=(1, 2, 3)).tolist())
+    rows.append([scenes.frames[0, context_views], scenes.frames[1, context_views],
+                 scenes.frames[2, context_views], truth[0]]
+                + [images[0] for images in renders.values()])
+
+  def summary(errors):
+    return collections.OrderedDict(
+        (name, collections.OrderedDict([('mse', float(np.mean(values))),
+                                        ('psnr', float(np.mean(_psnr(np.array(values)))))]))
+        for name, values in errors.items())
+
+  overall = collections.OrderedDict()
+  for errors in per_factor.values():
+    for name, values in errors.items():
+      overall.setdefault(name, []).extend(values)
+  result = collections.OrderedDict([('overall', summary(overall))])
+  result['per_factor'] = collections.OrderedDict(
+      (factor, summary(errors)) for factor, errors in per_factor.items())
+  mse = {name: value['mse'] for name, value in result['overall'].items()}
+  result['algebra_beats_both'] = bool(
+      mse['algebra'] < mse['render_r_a'] and mse['algebra'] < mse['render_r_c'])
+  result['num_quadruples'] = len(quadruples)
+  result['context_views'] = context_views
+  result['grid_columns'] = ['A', 'B', 'C', 'D true', 'rA-rB+rC', 'r_A', 'r_C']
+  return result, rows
+
+
+def plot_algebra(path, rows, columns, config):
+  """Writes the algebra grid: one row per quadruple, titled columns."""
+  scale = pictures.tile_scale(config)
+  grid = pictures.grid(rows, scale)
+  charts.column_labels(grid, columns, config.IMG_WIDTH * scale + 2, gap=0).save(path)
