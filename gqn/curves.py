@@ -1,0 +1,125 @@
+"""Learning curves: every checkpoint of a model directory evaluated, as curves.csv and curves.png.
+
+The curve answers "is it learning, and how long until it renders the scene": PSNR of the
+mean render, KL and ELBO against the global step and against the training time recorded
+at each checkpoint (gqn/train_clock.py), beside the two baselines computed on the same
+examples (the mean of the context views, the nearest context view).
+"""
+
+import csv
+import glob
+import math
+import os
+import re
+
+from gqn import train_clock
+
+# Columns of curves.csv, in order.
+COLUMNS = ('global_step', 'training_seconds', 'psnr_db', 'ssim', 'mean_render_mse',
+           'generation_mse', 'best_of_n_mse', 'sample_spread', 'kl_nats', 'elbo_nats',
+           'bits_per_dim', 'context_mean_psnr_db', 'nearest_context_psnr_db')
+
+
+def checkpoint_steps(model_dir):
+  """Returns [(global step, checkpoint prefix)] of every complete checkpoint, by step."""
+  found = []
+  for index in glob.glob(os.path.join(model_dir, 'model.ckpt-*.index')):
+    prefix = index[:-len('.index')]
+    match = re.search(r'model\.ckpt-(\d+)$', prefix)
+    if match and glob.glob(prefix + '.data-*'):
+      found.append((int(match.group(1)), prefix))
+  return sorted(found)
+
+
+def _psnr(mse):
+  return float('nan') if mse is None else (float('inf') if mse <= 0 else -10 * math.log10(mse))
+
+
+def curve_row(metrics, training_seconds):
+  """One row of curves.csv from an evaluation's metrics dict."""
+  baselines = metrics.get('baselines', {})
+  row = {name: metrics.get(name, float('nan')) for name in COLUMNS}
+  row['training_seconds'] = float('nan') if training_seconds is None else training_seconds
+  row['context_mean_psnr_db'] = _psnr(baselines.get('context_mean_mse'))
+  row['nearest_context_psnr_db'] = _psnr(baselines.get('nearest_context_mse'))
+  return row
+
+
+def evaluate_checkpoints(model_dir, evaluate_checkpoint, output_dir, progress=print):
+  """Evaluates every checkpoint of `model_dir`; writes curves.csv and curves.png.
+
+  Args:
+    model_dir: the model directory.
+    evaluate_checkpoint: function(checkpoint prefix) -> the metrics dict of one evaluation
+      (the keys of eval_gqn's metrics.json), all on the same examples.
+    output_dir: where curves.csv and curves.png go.
+    progress: function(str) told of each checkpoint's result.
+
+  Returns:
+    (rows, written paths).
+
+  Raises:
+    ValueError: `model_dir` holds no checkpoint.
+  """
+  steps = checkpoint_steps(model_dir)
+  if not steps:
+    raise ValueError('%s holds no checkpoint (model.ckpt-*.index); train a model there '
+                     'first.' % model_dir)
+  times = train_clock.read_training_times(model_dir)
+  rows = []
+  for number, (step, prefix) in enumerate(steps, 1):
+    row = curve_row(evaluate_checkpoint(prefix), times.get(step))
+    rows.append(row)
+    progress('checkpoint %d/%d, step %d: PSNR %.2f dB, KL %.2f nats'
+             % (number, len(steps), step, row['psnr_db'], row['kl_nats']))
+  os.makedirs(output_dir, exist_ok=True)
+  csv_path = os.path.join(output_dir, 'curves.csv')
+  with open(csv_path, 'w', newline='') as f:
+    writer = csv.DictWriter(f, fieldnames=COLUMNS)
+    writer.writeheader()
+    for row in rows:
+      writer.writerow({k: ('%.6g' % v if isinstance(v, float) else v) for k, v in row.items()})
+  png_path = os.path.join(output_dir, 'curves.png')
+  plot_curves(rows, png_path, title=os.path.basename(os.path.normpath(model_dir)))
+  return rows, [csv_path, png_path]
+
+
+def read_curves(path):
+  """Reads a curves.csv back as a list of {column: float}."""
+  with open(path) as f:
+    return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def plot_curves(rows, path, title=''):
+  """Draws PSNR (with the baselines), KL and ELBO against step and training time."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+  steps = [row['global_step'] for row in rows]
+  minutes = [row['training_seconds'] / 60.0 for row in rows]
+  figure, axes = pyplot.subplots(2, 2, figsize=(10, 7))
+  panels = ((axes[0, 0], steps, 'global step'), (axes[0, 1], minutes, 'training time (min)'))
+  for axis, x, label in panels:
+    if all(math.isnan(v) for v in x):
+      axis.text(0.5, 0.5, 'no training times recorded', ha='center', transform=axis.transAxes)
+      continue
+    axis.plot(x, [row['psnr_db'] for row in rows], 'o-', label='GQN mean render')
+    axis.plot(x, [row['context_mean_psnr_db'] for row in rows], '--', label='mean of context')
+    axis.plot(x, [row['nearest_context_psnr_db'] for row in rows], ':',
+              label='nearest context view')
+    axis.set_xlabel(label)
+    axis.set_ylabel('PSNR (dB)')
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+  axes[1, 0].plot(steps, [row['kl_nats'] for row in rows], 'o-', color='tab:red')
+  axes[1, 0].set_xlabel('global step')
+  axes[1, 0].set_ylabel('KL (nats)')
+  axes[1, 0].grid(alpha=0.3)
+  axes[1, 1].plot(steps, [row['elbo_nats'] for row in rows], 'o-', color='tab:green')
+  axes[1, 1].set_xlabel('global step')
+  axes[1, 1].set_ylabel('-ELBO (nats, the loss)')
+  axes[1, 1].grid(alpha=0.3)
+  figure.suptitle(title)
+  figure.tight_layout()
+  figure.savefig(path, dpi=80)
+  pyplot.close(figure)
