@@ -23,6 +23,7 @@ import zlib
 import numpy as np
 
 from data_provider import gqn_tfr_provider
+from data_provider import progress as progress_lib
 from data_provider import records
 from data_provider.scenes import rooms
 from data_provider.scenes import shepard_metzler
@@ -70,47 +71,6 @@ def file_scene_ranges(num_scenes, num_files):
   """Contiguous [start, stop) scene ranges of each file; sizes differ by at most one."""
   bounds = [i * num_scenes // num_files for i in range(num_files + 1)]
   return list(zip(bounds[:-1], bounds[1:]))
-
-
-class _Progress(object):
-  """A one-line progress report on stderr, redrawn at most every `interval` seconds."""
-
-  def __init__(self, label, total, enabled, interval=0.2):
-    self._label = label
-    self._total = total
-    self._enabled = enabled
-    # A terminal gets the line redrawn in place; a log file a new line every 10 s.
-    self._tty = sys.stderr.isatty()
-    self._interval = interval if self._tty else 10.0
-    self._start = time.time()
-    self._last_draw = 0.0
-    self.done = 0
-
-  def advance(self):
-    self.done += 1
-    now = time.time()
-    if now - self._last_draw >= self._interval:
-      self._last_draw = now
-      self._draw(now)
-
-  def _draw(self, now):
-    if not self._enabled:
-      return
-    rate = self.done / max(now - self._start, 1e-9)
-    width = 30
-    filled = width * self.done // max(self._total, 1)
-    sys.stderr.write('%s%s [%s%s] %d/%d scenes, %.1f scenes/s%s'
-                     % ('\r' if self._tty else '', self._label, '#' * filled,
-                        '.' * (width - filled), self.done, self._total, rate,
-                        '' if self._tty else '\n'))
-    sys.stderr.flush()
-
-  def close(self):
-    if self._enabled:
-      self._draw(time.time())
-      if self._tty:
-        sys.stderr.write('\n')
-      sys.stderr.flush()
 
 
 def _split_is_complete(paths, num_scenes):
@@ -202,7 +162,8 @@ def render_dataset(root, dataset, train_scenes, test_scenes, seed=0, workers=Non
         # Small chunks keep the workers busy to the end and the parent writing steadily.
         chunk = max(1, min(8, num_scenes // (4 * workers)))
         scenes = pool.imap(_render_task, tasks, chunksize=chunk)
-      bar = _Progress('%s/%s' % (dataset, split), num_scenes, progress)
+      bar = progress_lib.ProgressBar('%s/%s' % (dataset, split), num_scenes, 'scenes',
+                                     enabled=progress)
       _write_split(paths, scenes, num_scenes, bar)
       bar.close()
   finally:
