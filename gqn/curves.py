@@ -12,6 +12,9 @@ import math
 import os
 import re
 
+from PIL import Image
+
+from gqn import charts
 from gqn import train_clock
 
 # Columns of curves.csv, in order.
@@ -91,35 +94,31 @@ def read_curves(path):
 
 
 def plot_curves(rows, path, title=''):
-  """Draws PSNR (with the baselines), KL and ELBO against step and training time."""
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+  """Draws PSNR (with the baselines), KL and -ELBO against the step, and PSNR against time."""
   steps = [row['global_step'] for row in rows]
+  psnr = [('GQN mean render', [row['psnr_db'] for row in rows]),
+          ('mean of context', [row['context_mean_psnr_db'] for row in rows]),
+          ('nearest context view', [row['nearest_context_psnr_db'] for row in rows])]
+  panels = [('%s PSNR (dB)' % title, psnr),
+            ('KL (nats)', [('KL', [row['kl_nats'] for row in rows])]),
+            ('-ELBO (nats, the loss)', [('-ELBO', [row['elbo_nats'] for row in rows])])]
+  by_step = path + '.step.png'
+  charts.line_panels(by_step, steps, panels, 'global step')
+  images = [Image.open(by_step)]
   minutes = [row['training_seconds'] / 60.0 for row in rows]
-  figure, axes = pyplot.subplots(2, 2, figsize=(10, 7))
-  panels = ((axes[0, 0], steps, 'global step'), (axes[0, 1], minutes, 'training time (min)'))
-  for axis, x, label in panels:
-    if all(math.isnan(v) for v in x):
-      axis.text(0.5, 0.5, 'no training times recorded', ha='center', transform=axis.transAxes)
-      continue
-    axis.plot(x, [row['psnr_db'] for row in rows], 'o-', label='GQN mean render')
-    axis.plot(x, [row['context_mean_psnr_db'] for row in rows], '--', label='mean of context')
-    axis.plot(x, [row['nearest_context_psnr_db'] for row in rows], ':',
-              label='nearest context view')
-    axis.set_xlabel(label)
-    axis.set_ylabel('PSNR (dB)')
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
-  axes[1, 0].plot(steps, [row['kl_nats'] for row in rows], 'o-', color='tab:red')
-  axes[1, 0].set_xlabel('global step')
-  axes[1, 0].set_ylabel('KL (nats)')
-  axes[1, 0].grid(alpha=0.3)
-  axes[1, 1].plot(steps, [row['elbo_nats'] for row in rows], 'o-', color='tab:green')
-  axes[1, 1].set_xlabel('global step')
-  axes[1, 1].set_ylabel('-ELBO (nats, the loss)')
-  axes[1, 1].grid(alpha=0.3)
-  figure.suptitle(title)
-  figure.tight_layout()
-  figure.savefig(path, dpi=80)
-  pyplot.close(figure)
+  by_time = path + '.time.png'
+  if all(math.isfinite(m) for m in minutes):
+    charts.line_panels(by_time, minutes, [('PSNR (dB) against training time', psnr)],
+                       'training time (min)', columns=1)
+    images.append(Image.open(by_time))
+  canvas = Image.new('RGB', (max(i.size[0] for i in images), sum(i.size[1] for i in images)),
+                     (255, 255, 255))
+  top = 0
+  for image in images:
+    canvas.paste(image, (0, top))
+    top += image.size[1]
+    image.close()
+  canvas.save(path)
+  for temporary in (by_step, by_time):
+    if os.path.exists(temporary):
+      os.remove(temporary)
