@@ -23,6 +23,7 @@ output, so no part of the network is rebuilt here. Everything else is numpy.
 
 import collections
 import io
+import json
 import math
 import os
 
@@ -33,11 +34,14 @@ import tensorflow.compat.v1 as tf
 from data_provider import camera
 from data_provider import gqn_tfr_provider
 from data_provider import records
+from data_provider.scenes import factors as scene_factors
+from data_provider.scenes import raycast
 from gqn import charts
 from gqn import checkpoints
 from gqn import gqn_encoder
 from gqn import gqn_graph
 from gqn import gqn_objective
+from gqn import model_dir as model_dir_lib
 from gqn import pictures
 from gqn import schedules
 
@@ -154,11 +158,13 @@ class GQNModel(object):
       self.graph.finalize()
     self.session = tf.Session(graph=self.graph, config=tf.ConfigProto(
         intra_op_parallelism_threads=2, inter_op_parallelism_threads=2))
-    if checkpoint:
-      checkpoints.check_compatible(checkpoint, config, variables)
-      saver.restore(self.session, checkpoint)
-    else:
-      self.session.run(initialise)
+    # Inside the graph: outside it TensorFlow 2 runs eagerly and Saver refuses.
+    with self.graph.as_default():
+      if checkpoint:
+        checkpoints.check_compatible(checkpoint, config, variables)
+        saver.restore(self.session, checkpoint)
+      else:
+        self.session.run(initialise)
 
   def close(self):
     self.session.close()
@@ -430,17 +436,13 @@ def analyze_probes(model, initial_model, train_scenes, test_scenes, train_target
 
 
 def plot_probes(path, result):
-  """Writes one chart per factor: score of each feature set, and chance."""
-  feature_names = list(result['features'])
-  factors = list(result['features'][feature_names[0]])
-  panels = []
-  for factor in factors:
-    first = result['features'][feature_names[0]][factor]
-    series = [(name, [result['features'][name][factor]['score']] * 2)
-              for name in feature_names]
-    series.append(('chance', [first['chance']] * 2))
-    panels.append(('%s (%s)' % (factor, first['metric']), series))
-  charts.line_panels(path, [0, 1], panels, '', columns=4)
+  """Writes one bar chart per factor: the score of each feature set; dashed: chance."""
+  features = result['features']
+  names = list(features)
+  charts.bar_panels(path, [
+      ('%s (%s)' % (factor, first['metric']),
+       [(name, features[name][factor]['score']) for name in names], first['chance'])
+      for factor, first in features[names[0]].items()])
 
 
 # ------------------------------------------------------------------------ embedding
@@ -534,7 +536,8 @@ def vae_representation(config, checkpoint):
                                                 config.ENC_CHANNELS)
     saver = tf.train.Saver(tf.global_variables())
   session = tf.Session(graph=graph)
-  saver.restore(session, checkpoint)
+  with graph.as_default():
+    saver.restore(session, checkpoint)
 
   def encode(view_frames, view_cameras):
     return np.concatenate([
@@ -612,3 +615,261 @@ def plot_algebra(path, rows, columns, config):
   scale = pictures.tile_scale(config)
   grid = pictures.grid(rows, scale)
   charts.column_labels(grid, columns, config.IMG_WIDTH * scale + 2, gap=0).save(path)
+
+
+# ----------------------------------------------------------------- ground truth
+
+
+def read_factors(data_dir, dataset, split, num_scenes):
+  """The factors of the first `num_scenes` scenes of a split, in record order.
+
+  Raises:
+    FileNotFoundError: the split has no factors sidecars (not rendered by this
+      project's renderer, or rendered before it wrote them); the message says what to do.
+  """
+  split_dir = os.path.dirname(gqn_tfr_provider.dataset_files(dataset, data_dir, split)[0])
+  return scene_factors.read_scene_factors(split_dir)[:num_scenes]
+
+
+def probe_targets(factors):
+  """The probes' targets from scene factors (rooms or Shepard-Metzler).
+
+  Rooms: wall_colour, floor_colour (palette index), num_objects, object_shape (the
+  first object's kind) as classes; object_position ([x, y]), object_colour (RGB),
+  object_size (radius) of the first object as real values. Shepard-Metzler:
+  first_step (the direction from the first cube to the second, one of 6) as a class;
+  cube_colour (the first cube's RGB), colours (every cube's RGB) and shape (every
+  cube's offset) as real values.
+
+  Args:
+    factors: list of N factors dicts of one dataset (data_provider.scenes.factors).
+
+  Returns:
+    OrderedDict name -> (kind 'class' or 'real', values [N] ints or [N, T] floats).
+  """
+  targets = collections.OrderedDict()
+  if 'wall_colour' in factors[0]:
+    first = [scene['objects'][0] for scene in factors]
+    targets['wall_colour'] = ('class', np.array([s['wall_colour']['index'] for s in factors]))
+    targets['floor_colour'] = ('class',
+                               np.array([s['floor_colour']['index'] for s in factors]))
+    targets['num_objects'] = ('class', np.array([s['num_objects'] for s in factors]))
+    targets['object_shape'] = ('class', np.array(
+        [raycast.SHAPE_KINDS.index(o['shape']) for o in first]))
+    targets['object_position'] = ('real', np.array([o['position'][:2] for o in first]))
+    targets['object_colour'] = ('real', np.array([o['colour']['rgb'] for o in first]))
+    targets['object_size'] = ('real', np.array([[o['radius']] for o in first]))
+  else:
+    offsets = np.array([[cube['offset'] for cube in s['cubes']] for s in factors])
+    step = offsets[:, 1] - offsets[:, 0]  # [N, 3], a unit step along one axis
+    targets['first_step'] = ('class', np.argmax(np.abs(step), axis=1) * 2
+                             + (step.sum(axis=1) < 0))
+    targets['cube_colour'] = ('real', np.array([s['cubes'][0]['colour']['rgb']
+                                                for s in factors]))
+    targets['colours'] = ('real', np.array([[c['colour']['rgb'] for c in s['cubes']]
+                                            for s in factors]).reshape(len(factors), -1))
+    targets['shape'] = ('real', offsets.reshape(len(factors), -1).astype(np.float64))
+  return targets
+
+
+def render_quadruples(dataset, per_factor, image_size, seed=0):
+  """Renders scene-algebra quadruples (A, B, C, D) for every factor the dataset varies.
+
+  The four scenes of a quadruple are seen from the same cameras, drawn as the dataset's
+  are; frames go through the dataset's JPEG coding and resizing, as the model saw them
+  in training.
+
+  Args:
+    dataset: a synthetic dataset name.
+    per_factor: quadruples per factor.
+    image_size: the model's frame side.
+    seed: fixes the scenes and cameras.
+
+  Returns:
+    List of (factor name, Scenes of [4, V, ...]).
+  """
+  info = gqn_tfr_provider.dataset_info(dataset)
+  rng = np.random.default_rng(seed)
+  quadruples = []
+  for factor in scene_factors.factor_names(dataset):
+    for _ in range(per_factor):
+      four = scene_factors.one_factor_variants(dataset, factor, rng)
+      raw = scene_factors.sample_cameras(dataset, rng, info.sequence_size)
+      frames = [[_decode_frame(records.encode_jpeg(frame), image_size)
+                 for frame in scene_factors.render_views(dataset, scene, raw,
+                                                         info.frame_size)[0]]
+                for scene in four]
+      raw = np.repeat(np.asarray(raw, np.float32)[None], 4, axis=0)
+      quadruples.append((factor, Scenes(np.array(frames, np.float32), raw,
+                                        encode_poses(raw))))
+  return quadruples
+
+
+# ------------------------------------------------------------------------- runs
+
+
+def _views_table(result):
+  lines = ['  %3s %9s %9s %9s %11s %9s' % ('K', 'bits/dim', 'KL nats', 'PSNR dB',
+                                           'best-of-%d' % result['num_samples'], 'spread')]
+  for i, views in enumerate(result['K']):
+    lines.append('  %3d %9.4f %9.2f %9.2f %11.5f %9.4f' % (
+        views, result['bits_per_dim'][i], result['kl_nats'][i],
+        result['mean_render_psnr'][i], result['best_of_n_mse'][i],
+        result['sample_spread'][i]))
+  return lines
+
+
+def _probes_table(result):
+  names = list(result['features'])
+  factors = result['features'][names[0]]
+  lines = ['  %-16s %-8s' % ('factor', 'metric') + ''.join(' %10s' % n for n in names)
+           + ' %10s' % 'chance']
+  for factor, first in factors.items():
+    lines.append('  %-16s %-8s' % (factor, first['metric'])
+                 + ''.join(' %10.3f' % result['features'][n][factor]['score'] for n in names)
+                 + ' %10.3f' % first['chance'])
+  return lines
+
+
+def _embedding_table(result):
+  lines = ['  %-10s %14s %22s' % ('features', '1-NN scene acc', 'within/between var.')]
+  for name, value in result.items():
+    if isinstance(value, dict):
+      scores = value['scores']
+      lines.append('  %-10s %14.3f %22.3f' % (name, scores['nearest_neighbour_accuracy'],
+                                             scores['within_to_between_variance']))
+  return lines
+
+
+def _algebra_table(result):
+  lines = ['  %-16s' % 'factor' + ''.join(' %16s' % n for n in result['overall'])]
+  rows = list(result['per_factor'].items()) + [('overall', result['overall'])]
+  for factor, values in rows:
+    lines.append('  %-16s' % factor + ''.join(
+        ' %8.5f/%5.2fdB' % (v['mse'], v['psnr']) for v in values.values()))
+  return lines
+
+
+TABLES = {'views': _views_table, 'probes': _probes_table, 'embedding': _embedding_table,
+          'algebra': _algebra_table}
+
+
+def result_table(results):
+  """The results as text, one table per analysis (MSE/PSNR in the algebra's)."""
+  lines = []
+  for name in ANALYSES:
+    if name in results:
+      lines.append('%s:' % name)
+      lines.extend(TABLES[name](results[name]))
+  return '\n'.join(lines)
+
+
+def check_analyses(names):
+  """Raises ValueError unless every name is one of ANALYSES."""
+  unknown = [name for name in names if name not in ANALYSES]
+  if unknown or not names:
+    raise ValueError('Unknown analyses %s; choose from %s (comma-separated).'
+                     % (', '.join(repr(n) for n in unknown) or 'none given',
+                        ','.join(ANALYSES)))
+
+
+def analyze(model_dir, data_dir, dataset, analyses=ANALYSES, output_dir=None,
+            checkpoint=None, vae_model_dir=None, num_scenes=32, num_samples=8,
+            probe_scenes=400, embedding_scenes=8, quadruples_per_factor=4, seed=0,
+            preset=None, overrides=None, progress=None):
+  """Runs the analyses of a trained GQN and writes analysis.json and one PNG each.
+
+  Args:
+    model_dir: the model directory (its gqn_config.json and latest checkpoint).
+    data_dir: root of the datasets.
+    dataset: the dataset name; probes and algebra need this project's rendered
+      datasets (their factors sidecars and renderer).
+    analyses: names from ANALYSES.
+    output_dir: where analysis.json and the PNGs go (None: <model_dir>/analysis).
+    checkpoint: a checkpoint prefix instead of the model directory's latest.
+    vae_model_dir: a GQN-VAE model directory whose r the embedding compares with
+      (None: the pixels).
+    num_scenes: test scenes of the views analysis.
+    num_samples: prior samples per scene (views).
+    probe_scenes: at most this many train and this many test scenes for the probes.
+    embedding_scenes: scenes of the embedding (every view of each).
+    quadruples_per_factor: algebra quadruples per factor.
+    seed: the initialisation of the untrained network (probes), and the algebra's
+      scenes.
+    preset, overrides: the config of a model directory without gqn_config.json
+      (tf-gqn's snapshots), as for evaluation; see model_dir.resolve_config.
+    progress: function(str) told a line per analysis (None: silent).
+
+  Returns:
+    The dict written to analysis.json: one key per analysis run, and `run`.
+
+  Raises:
+    ValueError: unknown analysis, bad config or checkpoint; FileNotFoundError: no data
+      or no factors where an analysis needs them.
+  """
+  check_analyses(analyses)
+  say = progress or (lambda line: None)
+  output_dir = output_dir or os.path.join(model_dir, 'analysis')
+  checkpoint = checkpoints.find_checkpoint(checkpoint or model_dir)
+  config = model_dir_lib.resolve_config(model_dir, preset, overrides, checkpoint).config
+  info = gqn_tfr_provider.dataset_info(dataset)
+  max_views = info.sequence_size - 1
+  size = config.IMG_HEIGHT
+  tf.io.gfile.makedirs(output_dir)
+  model = GQNModel(config, checkpoint, seed)
+  results = collections.OrderedDict()
+  results['run'] = collections.OrderedDict([
+      ('checkpoint', checkpoint), ('global_step', checkpoints.global_step(checkpoint)),
+      ('dataset', dataset), ('data_dir', data_dir)])
+  test_count = max(num_scenes if 'views' in analyses else 0,
+                   embedding_scenes if 'embedding' in analyses else 0,
+                   probe_scenes if 'probes' in analyses else 0)
+  test = read_scenes(data_dir, dataset, 'test', test_count, size) if test_count else None
+  try:
+    if 'views' in analyses:
+      scenes = Scenes(*(values[:num_scenes] for values in test))
+      say('views: K = 0..%d context views, %d test scenes, %d samples each'
+          % (max_views, len(scenes.frames), num_samples))
+      results['views'] = analyze_views(model, scenes, max_views, num_samples, say)
+      plot_views(os.path.join(output_dir, 'views.png'), results['views'])
+    if 'probes' in analyses:
+      train = read_scenes(data_dir, dataset, 'train', probe_scenes, size)
+      probe_test = Scenes(*(values[:probe_scenes] for values in test))
+      say('probes: %d train and %d test scenes, r of %d views'
+          % (len(train.frames), len(probe_test.frames), config.CONTEXT_SIZE))
+      train_targets = probe_targets(read_factors(data_dir, dataset, 'train',
+                                                 len(train.frames)))
+      test_targets = probe_targets(read_factors(data_dir, dataset, 'test',
+                                                len(probe_test.frames)))
+      initial = GQNModel(config, None, seed)
+      try:
+        results['probes'] = analyze_probes(model, initial, train, probe_test,
+                                           train_targets, test_targets,
+                                           config.CONTEXT_SIZE, say)
+      finally:
+        initial.close()
+      plot_probes(os.path.join(output_dir, 'probes.png'), results['probes'])
+    if 'embedding' in analyses:
+      scenes = Scenes(*(values[:embedding_scenes] for values in test))
+      baseline, baseline_name = None, 'pixels'
+      if vae_model_dir:
+        vae_checkpoint = checkpoints.find_checkpoint(vae_model_dir)
+        vae_config = model_dir_lib.resolve_config(vae_model_dir, None, None,
+                                                  vae_checkpoint).config
+        baseline, baseline_name = vae_representation(vae_config, vae_checkpoint), 'gqn_vae_r'
+      say('embedding: %d scenes x %d single views, r against %s'
+          % (len(scenes.frames), info.sequence_size, baseline_name))
+      results['embedding'] = analyze_embedding(model, scenes, baseline, baseline_name)
+      plot_embedding(os.path.join(output_dir, 'embedding.png'), results['embedding'])
+    if 'algebra' in analyses:
+      say('algebra: rendering %d quadruples per factor (%s)'
+          % (quadruples_per_factor, ', '.join(scene_factors.factor_names(dataset))))
+      quadruples = render_quadruples(dataset, quadruples_per_factor, size, seed)
+      results['algebra'], rows = analyze_algebra(model, quadruples, config.CONTEXT_SIZE)
+      plot_algebra(os.path.join(output_dir, 'algebra.png'), rows,
+                   results['algebra']['grid_columns'], config)
+  finally:
+    model.close()
+  with tf.io.gfile.GFile(os.path.join(output_dir, 'analysis.json'), 'w') as f:
+    f.write(json.dumps(results, indent=1) + '\n')
+  return results

@@ -1,8 +1,9 @@
-"""Small line charts, scatter plots and image grids drawn with Pillow (no plotting library).
+"""Line charts, bar charts and scatter plots drawn with Pillow (no plotting library).
 
 The analyses write one PNG each; Pillow is already a dependency and matplotlib is not,
 so the few chart kinds they need are drawn here: panels of lines against an integer
-axis, scatter plots with one colour per group, and titles over a grid of image tiles.
+axis, bar charts, scatter plots with one colour per group, and column titles over a
+grid of image tiles.
 """
 
 import numpy as np
@@ -92,6 +93,45 @@ def line_panels(path, x_values, panels, x_label, panel_size=(300, 210), columns=
   for index, (title, series) in enumerate(panels):
     left, top = (index % columns) * width, (index // columns) * height
     _panel(draw, (left, top, left + width, top + height), title, x_values, series, x_label)
+  image.save(path)
+
+
+def bar_panels(path, panels, panel_size=(240, 200), columns=4):
+  """Writes a PNG of bar charts side by side, each with a dashed reference level.
+
+  Args:
+    path: the PNG to write.
+    panels: list of (title, [(bar name, value)], reference value or None); bars are
+      drawn from the lower of 0 and the smallest value.
+    panel_size: (width, height) of one chart in pixels.
+    columns: charts per row.
+  """
+  rows = (len(panels) + columns - 1) // columns
+  width, height = panel_size
+  image = Image.new('RGB', (width * min(columns, len(panels)), height * rows), _BACKGROUND)
+  draw = ImageDraw.Draw(image)
+  for index, (title, bars, reference) in enumerate(panels):
+    left, top = (index % columns) * width, (index // columns) * height
+    plot = (left + _MARGIN[0], top + _MARGIN[1], left + width - _MARGIN[2],
+            top + height - _MARGIN[3])
+    values = [value for _, value in bars] + ([reference] if reference is not None else [])
+    low, high = _limits(values + [0.0])
+    to_y = lambda value: plot[3] - (value - low) / (high - low) * (plot[3] - plot[1])
+    draw.text((plot[0], top + 4), title, fill=_INK)
+    for value in (low, 0.0, high):
+      draw.text((left + 2, to_y(value) - 6), _format(value), fill=_INK)
+    draw.rectangle(plot, outline=_INK)
+    slot = (plot[2] - plot[0]) / float(len(bars))
+    for bar, (name, value) in enumerate(bars):
+      x0 = plot[0] + bar * slot + 4
+      x1 = plot[0] + (bar + 1) * slot - 4
+      y0, y1 = sorted((to_y(0.0), to_y(value)))
+      draw.rectangle([x0, y0, x1, y1], fill=colour(bar))
+      draw.text((x0, plot[3] + 4 + 10 * (bar % 2)), name, fill=_INK)
+    if reference is not None:
+      y = to_y(reference)
+      for x in range(int(plot[0]), int(plot[2]), 8):
+        draw.line([(x, y), (min(x + 4, plot[2]), y)], fill=_INK)
   image.save(path)
 
 
