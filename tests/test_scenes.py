@@ -256,7 +256,8 @@ def test_files_do_not_depend_on_the_worker_count(tmp_path):
     render.render_dataset(str(tmp_path / str(workers)), SM7, 7, 3, seed=1,
                           workers=workers, frame_size=SIZE, progress=False)
   one, two = _file_bytes(str(tmp_path / '1')), _file_bytes(str(tmp_path / '2'))
-  assert len(one) == 24 and one == two
+  # 24 record files, each with its scene factors sidecar.
+  assert len(one) == 48 and one == two
 
 
 # Files.
@@ -270,8 +271,10 @@ def rooms_root(tmp_path_factory):
 
 
 def test_files_are_named_and_zero_padded_as_deepmind_names_them(rooms_root):
-  train = sorted(os.listdir(os.path.join(rooms_root, ROOMS, 'train')))
-  test = sorted(os.listdir(os.path.join(rooms_root, ROOMS, 'test')))
+  train = sorted(name for name in os.listdir(os.path.join(rooms_root, ROOMS, 'train'))
+                 if name.endswith('.tfrecord'))
+  test = sorted(name for name in os.listdir(os.path.join(rooms_root, ROOMS, 'test'))
+                if name.endswith('.tfrecord'))
   assert train == ['%02d-of-20.tfrecord' % i for i in range(1, 21)]
   assert test == ['1-of-4.tfrecord', '2-of-4.tfrecord', '3-of-4.tfrecord',
                   '4-of-4.tfrecord']
@@ -356,7 +359,7 @@ def test_command_line_renders_and_reports_path_and_rate(tmp_path, capsys):
   assert os.path.join(str(tmp_path), SM5) in out and 'scenes/s' in out
   assert '2/2 scenes' in err  # the progress line
   train = os.path.join(str(tmp_path), SM5, 'train')
-  records = [record for name in sorted(os.listdir(train))
+  records = [record for name in sorted(os.listdir(train)) if name.endswith('.tfrecord')
              for record in read_records_by_hand(os.path.join(train, name))]
   frames, cameras = parse_scene(records[1])
   assert len(records) == 2 and frames.shape == (15, SIZE, SIZE, 3)

@@ -58,6 +58,17 @@ def random_colour(rng, hue=None):
                                         rng.uniform(0.7, 1.0)))
 
 
+def colour_factor(rgb):
+  """A colour as a scene factor: `{'rgb': [3], 'hsv': [3]}` of Python floats.
+
+  `rgb` is kept at float32 precision, the precision the renderer uses, so a factor read
+  back from JSON renders exactly the same colour; `hsv` is derived from it, for
+  analyses that want the hue.
+  """
+  rgb = [float(value) for value in np.float32(rgb)]
+  return {'rgb': rgb, 'hsv': [float(value) for value in colorsys.rgb_to_hsv(*rgb)]}
+
+
 def _dot(a, b):
   """Per-ray dot products of `[3, N]` vectors, `[N]`."""
   return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]

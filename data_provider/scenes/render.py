@@ -5,10 +5,12 @@
         --seed 0 --workers 2 [--frame_size 64] [--overwrite]
 
 writes `DIR/<dataset>/{train,test}/<i>-of-<n>.tfrecord`, named and sized as the reader's
-table (`data_provider.gqn_tfr_provider`) declares. Scene i of a split is drawn from its
-own random generator, seeded from (seed, dataset, split, i), so the files do not depend
-on the number of workers. Worker processes render and JPEG-encode; the parent process
-writes the records, one file after another, each under a temporary name until complete.
+table (`data_provider.gqn_tfr_provider`) declares, and beside each the ground truth of
+its scenes, `<i>-of-<n>.scenes.json` (`data_provider.scenes.factors`). Scene i of a
+split is drawn from its own random generator, seeded from (seed, dataset, split, i), so
+the files do not depend on the number of workers. Worker processes render and
+JPEG-encode; the parent process writes the records, one file after another, each under
+a temporary name until complete.
 """
 
 import argparse
@@ -25,6 +27,7 @@ import numpy as np
 from data_provider import gqn_tfr_provider
 from data_provider import progress as progress_lib
 from data_provider import records
+from data_provider.scenes import factors
 from data_provider.scenes import rooms
 from data_provider.scenes import shepard_metzler
 
@@ -74,8 +77,9 @@ def file_scene_ranges(num_scenes, num_files):
 
 
 def _split_is_complete(paths, num_scenes):
-  """Whether every file exists and together they hold `num_scenes` records."""
-  if not all(os.path.exists(path) for path in paths):
+  """Whether every file and its sidecar exist and the files hold `num_scenes` records."""
+  if not all(os.path.exists(path) and os.path.exists(factors.sidecar_path(path))
+             for path in paths):
     return False
   try:
     return sum(records.count_records(path) for path in paths) == num_scenes
@@ -94,6 +98,20 @@ def _write_split(paths, scenes, num_scenes, bar):
 
   for path, (first, stop) in zip(paths, file_scene_ranges(num_scenes, len(paths))):
     records.write_records(path, scene_records(stop - first))
+
+
+def _write_scene_factors(paths, dataset, seed, split, num_scenes):
+  """Writes each file's sidecar: its scenes' factors, drawn again from their seeds.
+
+  The scene modules draw a scene's factors first from its generator, so drawing them
+  alone gives the rendered scenes' factors without sending them back from the workers.
+  """
+  for path, (first, stop) in zip(paths, file_scene_ranges(num_scenes, len(paths))):
+    factors.write_scene_factors(
+        path, dataset, [factors.sample_factors(dataset,
+                                               scene_rng(seed, dataset, split, index))
+                        for index in range(first, stop)],
+        split=split, seed=seed, first_scene=first)
 
 
 def _validate(dataset, train_scenes, test_scenes, seed, workers, frame_size):
@@ -164,7 +182,10 @@ def render_dataset(root, dataset, train_scenes, test_scenes, seed=0, workers=Non
         scenes = pool.imap(_render_task, tasks, chunksize=chunk)
       bar = progress_lib.ProgressBar('%s/%s' % (dataset, split), num_scenes, 'scenes',
                                      enabled=progress)
+      # No sidecar may outlive its records if this write is cut short.
+      factors.remove_scene_factors(paths)
       _write_split(paths, scenes, num_scenes, bar)
+      _write_scene_factors(paths, dataset, seed, split, num_scenes)
       bar.close()
   finally:
     if pool is not None:

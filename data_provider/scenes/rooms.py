@@ -7,9 +7,15 @@ other. A point light near the top of the room lights it (Lambertian, hard shadow
 shadow rays, some ambient light). The camera sits on a fixed ring (radius
 `CAMERA_RING_RADIUS`, height `CAMERA_HEIGHT`) at a random angle per view and looks at
 `LOOK_AT`, above the centre of the floor.
+
+A room is drawn as its factors, a JSON-ready dict (see `sample_factors`), and built from
+them (`scene_from_factors`), so the renderer can write each scene's ground truth beside
+its records and an analysis can render rooms that differ in exactly one factor
+(`vary`, `set_factor`, `differing_factors`; `data_provider.scenes.factors`).
 """
 
 import collections
+import copy
 import functools
 
 import numpy as np
@@ -40,6 +46,8 @@ FLOOR_COLOURS = np.float32([
     [0.60, 0.42, 0.28],  # wood
     [0.30, 0.36, 0.48],  # slate blue
 ])
+WALL_COLOUR_NAMES = ('off-white', 'terracotta', 'light blue', 'sage green', 'lavender')
+FLOOR_COLOUR_NAMES = ('grey', 'wood', 'slate blue')
 
 # Objects stand inside this disc about the centre (footprints included), well inside the
 # camera ring, so no camera is ever inside or against an object.
@@ -88,17 +96,230 @@ def _place(rng, shape, placed):
   return None
 
 
-def sample_room(rng):
-  """Draws a `RoomScene(wall_colour [3], floor_colour [3], objects [Shape])`."""
-  wall_colour = WALL_COLOURS[rng.integers(len(WALL_COLOURS))]
-  floor_colour = FLOOR_COLOURS[rng.integers(len(FLOOR_COLOURS))]
+# The factors `vary` changes; `object_*` name the first object.
+FACTOR_NAMES = ('wall_colour', 'floor_colour', 'object_shape', 'object_colour',
+                'object_position', 'object_size')
+# Everything `differing_factors` compares.
+ALL_FACTOR_NAMES = ('wall_colour', 'floor_colour', 'num_objects', 'object_shape',
+                    'object_colour', 'object_position', 'object_size', 'object_yaw')
+
+
+def _palette_factor(palette, names, index):
+  return {'index': int(index), 'name': names[index],
+          'rgb': [float(value) for value in palette[index]]}
+
+
+def _object_factor(shape):
+  return {'shape': shape.kind, 'colour': raycast.colour_factor(shape.colour),
+          'position': [float(value) for value in shape.position],
+          'yaw': float(shape.yaw), 'radius': float(shape.radius),
+          'height': float(shape.height)}
+
+
+def _shape_from_factor(factor):
+  return raycast.Shape(kind=factor['shape'], position=tuple(factor['position']),
+                       yaw=factor['yaw'], radius=factor['radius'],
+                       height=factor['height'],
+                       colour=np.float32(factor['colour']['rgb']))
+
+
+def sample_factors(rng, num_objects=None):
+  """Draws the factors of a room.
+
+  Args:
+    rng: `np.random.Generator`.
+    num_objects: None draws 1-3 objects as the datasets do; a number gives exactly
+      that many (the draw then skips the count, so it is not the datasets' stream).
+
+  Returns:
+    A JSON-ready dict:
+      wall_colour: {'index': into `WALL_COLOURS`, 'name', 'rgb': [3] floats},
+      floor_colour: {'index': into `FLOOR_COLOURS`, 'name', 'rgb': [3] floats},
+      num_objects: K, the length of `objects`,
+      objects: K dicts in draw order, each {'shape': one of `raycast.SHAPE_KINDS`,
+        'colour': {'rgb': [3], 'hsv': [3]} (continuous, no palette),
+        'position': [x, y, z] of the footprint centre (z = 0, on the floor),
+        'yaw': radians, 'radius': footprint radius before rotation, 'height'}.
+  """
+  wall = rng.integers(len(WALL_COLOURS))
+  floor = rng.integers(len(FLOOR_COLOURS))
+  if num_objects is None:
+    num_objects = rng.integers(MIN_OBJECTS, MAX_OBJECTS + 1)
   objects = []
-  for _ in range(rng.integers(MIN_OBJECTS, MAX_OBJECTS + 1)):
+  for _ in range(num_objects):
     shape = _place(rng, _sample_object(rng), objects)
     # With no free spot left (never at these sizes) the room gets fewer objects.
     if shape is not None:
       objects.append(shape)
-  return RoomScene(wall_colour, floor_colour, objects)
+  return {'wall_colour': _palette_factor(WALL_COLOURS, WALL_COLOUR_NAMES, wall),
+          'floor_colour': _palette_factor(FLOOR_COLOURS, FLOOR_COLOUR_NAMES, floor),
+          'num_objects': len(objects),
+          'objects': [_object_factor(shape) for shape in objects]}
+
+
+def scene_from_factors(factors):
+  """The `RoomScene` of a factors dict from `sample_factors` (or read back from JSON)."""
+  return RoomScene(WALL_COLOURS[factors['wall_colour']['index']],
+                   FLOOR_COLOURS[factors['floor_colour']['index']],
+                   [_shape_from_factor(factor) for factor in factors['objects']])
+
+
+def sample_room(rng):
+  """Draws a `RoomScene(wall_colour [3], floor_colour [3], objects [Shape])`."""
+  return scene_from_factors(sample_factors(rng))
+
+
+def _fits(objects):
+  """Whether every object stands inside the object area, apart from the others."""
+  shapes = [_shape_from_factor(factor) for factor in objects]
+  for i, shape in enumerate(shapes):
+    x, y = shape.position[:2]
+    if np.hypot(x, y) > OBJECT_AREA_RADIUS - raycast.footprint_radius(shape) + 1e-9:
+      return False
+    for other in shapes[:i]:
+      if (np.hypot(x - other.position[0], y - other.position[1])
+          < raycast.footprint_radius(shape) + raycast.footprint_radius(other)
+          + OBJECT_GAP - 1e-9):
+        return False
+  return True
+
+
+def get_factor(factors, name):
+  """The value of one of `FACTOR_NAMES` (JSON-ready), as `set_factor` takes it.
+
+  wall_colour, floor_colour: the palette index. object_shape: {'shape': kind,
+  'height_ratio': height / radius} (a shape is its kind and its proportions).
+  object_colour: {'rgb', 'hsv'}. object_position: [x, y]. object_size: the radius
+  (the height scales with it).
+  """
+  if name in ('wall_colour', 'floor_colour'):
+    return factors[name]['index']
+  first = factors['objects'][0]
+  if name == 'object_shape':
+    return {'shape': first['shape'], 'height_ratio': first['height'] / first['radius']}
+  if name == 'object_colour':
+    return copy.deepcopy(first['colour'])
+  if name == 'object_position':
+    return list(first['position'][:2])
+  if name == 'object_size':
+    return first['radius']
+  raise ValueError('Unknown room factor %r; rooms have: %s.'
+                   % (name, ', '.join(FACTOR_NAMES)))
+
+
+def set_factor(factors, name, value):
+  """A copy of `factors` with one of `FACTOR_NAMES` set to `value` (see `get_factor`).
+
+  Raises:
+    ValueError: unknown factor, or the objects would then overlap or leave the area.
+  """
+  factors = copy.deepcopy(factors)
+  if name in ('wall_colour', 'floor_colour'):
+    palette, names = ((WALL_COLOURS, WALL_COLOUR_NAMES) if name == 'wall_colour'
+                      else (FLOOR_COLOURS, FLOOR_COLOUR_NAMES))
+    factors[name] = _palette_factor(palette, names, value)
+    return factors
+  get_factor(factors, name)  # Rejects unknown names.
+  first = factors['objects'][0]
+  if name == 'object_shape':
+    first['shape'] = value['shape']
+    first['height'] = first['radius'] * value['height_ratio']
+  elif name == 'object_colour':
+    first['colour'] = copy.deepcopy(value)
+  elif name == 'object_position':
+    first['position'] = [float(value[0]), float(value[1]), 0.0]
+  elif name == 'object_size':
+    first['height'] *= value / first['radius']
+    first['radius'] = float(value)
+  if not _fits(factors['objects']):
+    raise ValueError('Setting %s to %r makes the objects overlap or leave the floor '
+                     'area.' % (name, value))
+  return factors
+
+
+def _draw_value(factors, name, rng):
+  """A random value of factor `name` other than the one in `factors`."""
+  current = get_factor(factors, name)
+  if name in ('wall_colour', 'floor_colour'):
+    size = len(WALL_COLOURS if name == 'wall_colour' else FLOOR_COLOURS)
+    return int((current + rng.integers(1, size)) % size)
+  if name == 'object_shape':
+    kinds = [kind for kind in raycast.SHAPE_KINDS if kind != current['shape']]
+    kind = kinds[rng.integers(len(kinds))]
+    return {'shape': kind,
+            'height_ratio': float(rng.uniform(*HEIGHT_RATIO_RANGES[kind]))}
+  if name == 'object_colour':
+    # A hue a third to two thirds of the way round the wheel: clearly another colour.
+    hue = (current['hsv'][0] + rng.uniform(1.0 / 3.0, 2.0 / 3.0)) % 1.0
+    return raycast.colour_factor(raycast.random_colour(rng, hue))
+  if name == 'object_position':
+    return [float(value) for value in rng.uniform(-OBJECT_AREA_RADIUS,
+                                                  OBJECT_AREA_RADIUS, size=2)]
+  # object_size: at least a fifth of the range away, so the change shows.
+  low, high = OBJECT_RADIUS_RANGE
+  while True:
+    radius = float(rng.uniform(low, high))
+    if abs(radius - current) >= (high - low) / 5.0:
+      return radius
+
+
+def vary(factors, name, rng, tries=100):
+  """A copy of `factors` with factor `name` changed to a random other value.
+
+  Every other factor keeps its value; the objects still fit the room.
+
+  Args:
+    factors: a room's factors (`sample_factors`).
+    name: one of `FACTOR_NAMES`; `object_*` change the first object.
+    rng: `np.random.Generator`.
+    tries: values drawn before giving up (a crowded room may leave no free spot).
+
+  Returns:
+    The changed factors.
+
+  Raises:
+    ValueError: unknown factor, or no value that fits was found.
+  """
+  for _ in range(tries):
+    try:
+      return set_factor(factors, name, _draw_value(factors, name, rng))
+    except ValueError:
+      if name not in FACTOR_NAMES:
+        raise
+  raise ValueError('No value of %s fits this room after %d tries.' % (name, tries))
+
+
+def _object_differences(a, b):
+  names = set()
+  if a['shape'] != b['shape'] or not np.isclose(a['height'] / a['radius'],
+                                                b['height'] / b['radius'], rtol=1e-9):
+    names.add('object_shape')
+  if a['colour']['rgb'] != b['colour']['rgb']:
+    names.add('object_colour')
+  if not np.allclose(a['position'], b['position'], rtol=0.0, atol=1e-12):
+    names.add('object_position')
+  if not np.isclose(a['radius'], b['radius'], rtol=1e-12):
+    names.add('object_size')
+  if a['yaw'] != b['yaw']:
+    names.add('object_yaw')
+  return names
+
+
+def differing_factors(a, b):
+  """The names in `ALL_FACTOR_NAMES` whose values differ between two rooms' factors.
+
+  Objects are compared in order, pairwise; an `object_*` name is listed if it differs
+  for any pair.
+  """
+  names = set()
+  for name in ('wall_colour', 'floor_colour'):
+    if a[name]['index'] != b[name]['index']:
+      names.add(name)
+  if a['num_objects'] != b['num_objects']:
+    names.add('num_objects')
+  for first, second in zip(a['objects'], b['objects']):
+    names |= _object_differences(first, second)
+  return [name for name in ALL_FACTOR_NAMES if name in names]
 
 
 def sample_ring_cameras(rng, views):
@@ -157,8 +378,20 @@ def render_room(scene, poses, frame_size):
                               frame_size)
 
 
+def render_factors(factors, poses, frame_size):
+  """Ray casts the room of `factors` (see `sample_factors`) from each pose.
+
+  Returns:
+    `[V, H, W, 3]` float32 RGB in [0, 1].
+  """
+  return render_room(scene_from_factors(factors), poses, frame_size)
+
+
 def render_scene(rng, views, frame_size):
   """Draws a room and `views` ring cameras, and renders them.
+
+  The room's factors are drawn first, so `sample_factors(rng)` on a fresh generator
+  with the same seed gives them without rendering.
 
   Args:
     rng: `np.random.Generator`, the scene's own.
@@ -168,6 +401,6 @@ def render_scene(rng, views, frame_size):
   Returns:
     (frames `[views, H, W, 3]` float32 in [0, 1], poses `[views, 5]` float32).
   """
-  scene = sample_room(rng)
+  factors = sample_factors(rng)
   poses = sample_ring_cameras(rng, views)
-  return render_room(scene, poses, frame_size), poses
+  return render_factors(factors, poses, frame_size), poses
