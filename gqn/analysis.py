@@ -323,14 +323,16 @@ def ridge_fit(features, targets, penalties=(1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1
   matrix, so every penalty is scored without refitting.
 
   Args:
-    features: [N, D], standardised.
+    features: [N, D], best standardised (the penalty is the same on every feature).
     targets: [N, T].
     penalties: the candidate penalties lambda.
 
   Returns:
     (predict: function [M, D] -> [M, T], the chosen lambda).
   """
-  mean = targets.mean(axis=0)
+  # Centring both sides gives the unpenalised intercept.
+  feature_mean, mean = features.mean(axis=0), targets.mean(axis=0)
+  features = features - feature_mean
   centred = targets - mean
   kernel = features @ features.T
   values, vectors = np.linalg.eigh(kernel)
@@ -348,7 +350,7 @@ def ridge_fit(features, targets, penalties=(1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1
   penalty = best[1]
   dual = vectors @ (projected / (values + penalty)[:, None])  # [N, T]
   weights = features.T @ dual  # [D, T]
-  return (lambda new: new @ weights + mean), penalty
+  return (lambda new: (new - feature_mean) @ weights + mean), penalty
 
 
 def probe_scores(train_features, train_targets, test_features, test_targets):

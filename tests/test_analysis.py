@@ -1,0 +1,153 @@
+"""Tests of the representation analyses (gqn/analysis.py, analyze_gqn.py)."""
+
+import json
+import math
+import os
+
+import numpy as np
+import pytest
+
+import analyze_gqn
+from data_provider.scenes import render
+from gqn import analysis
+from gqn import charts
+from gqn import gqn_params
+from gqn import training
+
+DATASET = 'synth_rooms_ring_camera'
+
+
+def test_ridge_fit_recovers_a_linear_map():
+  rng = np.random.default_rng(0)
+  features = rng.normal(size=(80, 5))
+  weights = rng.normal(size=(5, 2))
+  targets = features @ weights + 3.0
+  predict, penalty = analysis.ridge_fit(features, targets)
+  new = rng.normal(size=(10, 5))
+  np.testing.assert_allclose(predict(new), new @ weights + 3.0, atol=0.05)
+  assert penalty <= 1.0  # no noise: leave-one-out picks a small penalty
+
+
+def test_probe_scores_separate_signal_from_noise():
+  rng = np.random.default_rng(1)
+  labels = rng.integers(3, size=120)
+  position = rng.normal(size=(120, 2))
+  # Features carry the label and the position, plus noise dimensions.
+  features = np.concatenate([np.eye(3)[labels] * 2.0, position,
+                             rng.normal(size=(120, 20))], axis=1)
+  targets = {'label': ('class', labels), 'position': ('real', position)}
+  train = {name: (kind, values[:80]) for name, (kind, values) in targets.items()}
+  test = {name: (kind, values[80:]) for name, (kind, values) in targets.items()}
+  scores = analysis.probe_scores(features[:80], train, features[80:], test)
+  assert scores['label']['metric'] == 'accuracy'
+  assert scores['label']['score'] > 0.9 > scores['label']['chance']
+  assert scores['position']['metric'] == 'r2'
+  assert scores['position']['score'] > 0.9
+  assert abs(scores['position']['chance']) < 0.2  # the train mean explains nothing
+
+
+def test_grouping_scores_and_pca():
+  rng = np.random.default_rng(2)
+  groups = np.repeat(np.arange(4), 10)
+  clustered = rng.normal(size=(4, 6))[groups] * 5.0 + rng.normal(size=(40, 6)) * 0.1
+  scattered = rng.normal(size=(40, 6))
+  tight = analysis.grouping_scores(clustered, groups)
+  loose = analysis.grouping_scores(scattered, groups)
+  assert tight['nearest_neighbour_accuracy'] == 1.0
+  assert loose['nearest_neighbour_accuracy'] < 0.6
+  assert tight['within_to_between_variance'] < 0.01 < loose['within_to_between_variance']
+  points = analysis.pca(clustered)
+  assert points.shape == (40, 2)
+  np.testing.assert_allclose(points.mean(axis=0), 0.0, atol=1e-9)
+
+
+def test_probe_targets_of_room_factors():
+  factors = [
+      {'wall_colour': {'index': 2}, 'floor_colour': {'index': 0}, 'num_objects': 1,
+       'objects': [{'shape': 'box', 'colour': {'rgb': [1.0, 0.0, 0.0]},
+                    'position': [0.5, -0.5, 0.0], 'radius': 0.4}]},
+      {'wall_colour': {'index': 4}, 'floor_colour': {'index': 1}, 'num_objects': 2,
+       'objects': [{'shape': 'sphere', 'colour': {'rgb': [0.0, 1.0, 0.0]},
+                    'position': [1.0, 0.0, 0.0], 'radius': 0.3}, {}]}]
+  targets = analysis.probe_targets(factors)
+  assert targets['wall_colour'][0] == 'class'
+  assert targets['wall_colour'][1].tolist() == [2, 4]
+  assert targets['num_objects'][1].tolist() == [1, 2]
+  assert targets['object_position'][0] == 'real'
+  assert targets['object_position'][1].tolist() == [[0.5, -0.5], [1.0, 0.0]]
+
+
+def test_charts_write_pngs(tmp_path):
+  lines = str(tmp_path / 'lines.png')
+  charts.line_panels(lines, [0, 1, 2], [('a', [('x', [1.0, 0.5, float('nan')])])], 'K')
+  bars = str(tmp_path / 'bars.png')
+  charts.bar_panels(bars, [('f', [('r', 0.8), ('pixels', -0.2)], 0.3)])
+  scatter = str(tmp_path / 'scatter.png')
+  charts.scatter_panels(scatter, [('r', np.arange(8.0).reshape(4, 2), [0, 0, 1, 1])])
+  for path in (lines, bars, scatter):
+    assert os.path.getsize(path) > 0
+
+
+def test_unknown_analysis_is_refused(capsys):
+  code = analyze_gqn.main(['--model_dir', 'unused', '--data_dir', 'unused',
+                           '--dataset', DATASET, '--analyses', 'views,colour'])
+  assert code == 2
+  assert "'colour'" in capsys.readouterr().err
+
+
+def _finite(value):
+  """Every number in a JSON-like structure is finite."""
+  if isinstance(value, dict):
+    return all(_finite(v) for v in value.values())
+  if isinstance(value, list):
+    return all(_finite(v) for v in value)
+  if isinstance(value, float):
+    return math.isfinite(value)
+  return True
+
+
+@pytest.mark.slow
+def test_analyses_end_to_end_on_a_trained_tiny_model(tmp_path, capsys):
+  """Renders a small dataset, trains the tiny GQN briefly and runs all four analyses."""
+  data_dir, model_dir = str(tmp_path / 'data'), str(tmp_path / 'model')
+  output_dir = str(tmp_path / 'analysis')
+  render.render_dataset(data_dir, DATASET, train_scenes=60, test_scenes=20, seed=0,
+                        workers=2, progress=False)
+  training.train(gqn_params.tiny_config(), data_dir, DATASET, model_dir,
+                 training.TrainOptions(batch_size=8, max_steps=120, chkpt_steps=120,
+                                       log_steps=120, seed=0, queue_threads=2,
+                                       queue_buffer=16))
+  code = analyze_gqn.main([
+      '--model_dir', model_dir, '--data_dir', data_dir, '--dataset', DATASET,
+      '--output_dir', output_dir, '--num_scenes', '8', '--num_samples', '2',
+      '--probe_scenes', '60', '--embedding_scenes', '4', '--quadruples', '1'])
+  assert code == 0
+  printed = capsys.readouterr().out
+  for name in analysis.ANALYSES:
+    assert '%s:' % name in printed  # the result table
+    assert os.path.getsize(os.path.join(output_dir, '%s.png' % name)) > 0
+  with open(os.path.join(output_dir, 'analysis.json')) as f:
+    results = json.load(f)
+  assert set(analysis.ANALYSES) <= set(results)
+  assert _finite(results)
+
+  views = results['views']
+  assert views['K'] == list(range(10))  # K = 0 (prior only) ... 9
+  for name in ('bits_per_dim', 'kl_nats', 'mean_render_psnr', 'best_of_n_mse',
+               'sample_spread'):
+    assert len(views[name]) == 10
+
+  probes = results['probes']['features']
+  assert set(probes) == {'r_trained', 'r_initial', 'pixels'}
+  wall = probes['r_trained']['wall_colour']
+  assert wall['metric'] == 'accuracy' and wall['score'] > wall['chance']
+
+  embedding = results['embedding']
+  assert len(embedding['r']['points']) == len(embedding['scene']) == 4 * 10
+  assert 0.0 <= embedding['pixels']['scores']['nearest_neighbour_accuracy'] <= 1.0
+
+  algebra = results['algebra']
+  assert algebra['num_quadruples'] == 6  # one per room factor
+  assert set(algebra['overall']) == {'algebra', 'render_r_a', 'render_r_c'}
+  assert set(algebra['per_factor']) == {'wall_colour', 'floor_colour', 'object_shape',
+                                        'object_colour', 'object_position', 'object_size'}
