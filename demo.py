@@ -21,17 +21,17 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
 
-import eval_gqn  # pylint: disable=g-import-not-at-top
-import train_gqn_draw
-from data_provider.scenes import render
+from data_provider.scenes import render  # pylint: disable=g-import-not-at-top
+from gqn import evaluation
 from gqn import gqn_params
+from gqn import training
 
 DATASET = 'synth_rooms_ring_camera'
 
 
 def run_demo(data_dir, run_dir, train_scenes, test_scenes, steps, batch_size, eval_examples,
              seed=0, workers=None):
-  """Renders, trains and evaluates; returns the metrics dict of eval_gqn.evaluate."""
+  """Renders, trains and evaluates; returns the metrics dict of evaluation.evaluate."""
   print('[1/3] Rendering %d training and %d test scenes of %s into %s'
         % (train_scenes, test_scenes, DATASET, data_dir), flush=True)
   render.render_dataset(data_dir, DATASET, train_scenes, test_scenes, seed=seed,
@@ -41,14 +41,14 @@ def run_demo(data_dir, run_dir, train_scenes, test_scenes, steps, batch_size, ev
   config = gqn_params.tiny_config()
   print('[2/3] Training the tiny GQN for %d steps (batch %d) in %s'
         % (steps, batch_size, model_dir), flush=True)
-  train_gqn_draw.train(config, data_dir, DATASET, model_dir, batch_size=batch_size,
-                       max_steps=steps, chkpt_steps=max(steps // 4, 1),
-                       log_steps=max(steps // 20, 1), seed=seed)
+  training.train(config, data_dir, DATASET, model_dir, training.TrainOptions(
+      batch_size=batch_size, max_steps=steps, chkpt_steps=max(steps // 4, 1),
+      log_steps=max(steps // 20, 1), seed=seed))
 
   print('[3/3] Evaluating on %d test examples; pictures go to %s' % (eval_examples, run_dir),
         flush=True)
-  return eval_gqn.evaluate(model_dir, data_dir, DATASET, max_examples=eval_examples,
-                           batch_size=50, output_dir=run_dir, seed=seed, flight=36)
+  return evaluation.evaluate(model_dir, data_dir, DATASET, max_examples=eval_examples,
+                             batch_size=50, output_dir=run_dir, seed=seed, flight=36)
 
 
 def summary_lines(metrics):

@@ -7,7 +7,7 @@ so its snapshots restore unchanged.
 
 import tensorflow.compat.v1 as tf
 
-from gqn import gqn_utils
+from gqn import layers
 
 
 def _tower(frames, poses, channels):
@@ -25,19 +25,19 @@ def _tower(frames, poses, channels):
   half = channels // 2
   frame_channels = frames.shape.as_list()[-1]
   pose_channels = poses.shape.as_list()[-1]
-  net = gqn_utils.Conv2D('conv2d', frame_channels, channels, 2, 2, 'VALID', activation=relu)(
+  net = layers.Conv2D('conv2d', frame_channels, channels, 2, 2, 'VALID', activation=relu)(
       frames)  # H/2 x W/2 x C
-  skip = gqn_utils.Conv2D('conv2d_1', channels, half, 1)(net)
-  net = gqn_utils.Conv2D('conv2d_2', channels, half, 3, activation=relu)(net) + skip
-  net = gqn_utils.Conv2D('conv2d_3', half, channels, 2, 2, 'VALID', activation=relu)(
+  skip = layers.Conv2D('conv2d_1', channels, half, 1)(net)
+  net = layers.Conv2D('conv2d_2', channels, half, 3, activation=relu)(net) + skip
+  net = layers.Conv2D('conv2d_3', half, channels, 2, 2, 'VALID', activation=relu)(
       net)  # H/4 x W/4 x C
   height, width = net.shape.as_list()[1:3]
-  net = tf.concat([net, gqn_utils.broadcast_pose(poses, height, width)], axis=-1)  # C + 7
-  skip = gqn_utils.Conv2D('conv2d_4', channels + pose_channels, half, 1)(net)
-  net = gqn_utils.Conv2D('conv2d_5', channels + pose_channels, half, 3, activation=relu)(
+  net = tf.concat([net, layers.broadcast_pose(poses, height, width)], axis=-1)  # C + 7
+  skip = layers.Conv2D('conv2d_4', channels + pose_channels, half, 1)(net)
+  net = layers.Conv2D('conv2d_5', channels + pose_channels, half, 3, activation=relu)(
       net) + skip
-  net = gqn_utils.Conv2D('conv2d_6', half, channels, 3, activation=relu)(net)
-  return gqn_utils.Conv2D('conv2d_7', channels, channels, 1, activation=relu)(net)
+  net = layers.Conv2D('conv2d_6', half, channels, 3, activation=relu)(net)
+  return layers.Conv2D('conv2d_7', channels, channels, 1, activation=relu)(net)
 
 
 def encode_scene(context_frames, context_poses, enc_type, channels):

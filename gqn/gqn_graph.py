@@ -4,9 +4,11 @@ import collections
 
 import tensorflow.compat.v1 as tf
 
+from gqn import fast_unroll
 from gqn import gqn_draw as draw
 from gqn import gqn_encoder
-from gqn import gqn_utils
+from gqn import layers
+from gqn.precision import cast_to
 
 # One rendering of the query view: mu_target [B, H, W, 3], the image mean of the final
 # canvas (eta_g(u_L)); canvas_images, eta_g(u_l) for every step l (for pictures of the
@@ -17,34 +19,56 @@ RenderedView = collections.namedtuple('RenderedView', ['mu_target', 'canvas_imag
 GQNOutputs = collections.namedtuple('GQNOutputs', ['representation', 'posterior', 'generation'])
 
 
-def _images_from_hidden_sums(generator, eta_g, steps):
-  """eta_g(u_l) for every step, through one small transposed convolution of s_l.
+IMPLEMENTATIONS = ('fast', 'reference')
+DEFAULT_IMPLEMENTATION = 'fast'
+# The unroll of each implementation (see gqn_draw.py and fast_unroll.py).
+_UNROLLS = {'fast': fast_unroll.fast_unroll, 'reference': draw.reference_unroll}
 
-  With a 1 x 1 eta_g (kernel W_g, bias b_g) after u_l = Upsample(s_l) + l b_up,
-    eta_g(u_l) = ConvTranspose(s_l; K_up W_g) + l b_up W_g + b_g,
-  a stride-4 transposed convolution to 3 channels: the 256-channel canvas is not formed.
-  A wider eta_g mixes neighbouring blocks, so its images are taken from the canvases.
+
+def check_implementation(implementation):
+  """Raises ValueError unless `implementation` is one of IMPLEMENTATIONS."""
+  if implementation not in IMPLEMENTATIONS:
+    raise ValueError('Unknown implementation %r; use one of %s (both compute the same '
+                     'numbers; \'reference\' is the plain, slower computation).'
+                     % (implementation, ', '.join(repr(i) for i in IMPLEMENTATIONS)))
+
+
+def draw_unroll(representation, query_pose, seq_length, generator, prior, inference=None,
+                posterior=None, target_frame=None, prior_before_update=False,
+                implementation=DEFAULT_IMPLEMENTATION):
+  """Unrolls the DRAW renderer; see gqn_draw.reference_unroll for the arguments.
+
+  `implementation`: 'fast' or 'reference', the same numbers to float rounding.
+
+  Raises:
+    ValueError: unknown `implementation`.
+  """
+  check_implementation(implementation)
+  return _UNROLLS[implementation](representation, query_pose, seq_length, generator, prior,
+                                  inference, posterior, target_frame, prior_before_update)
+
+
+def model_placeholders(config, num_views=None):
+  """Placeholders for the model's inputs, with a dynamic batch size.
+
+  Args:
+    config: the GQNConfig (image size and channels, camera size).
+    num_views: the static number of context views, or None for any number.
 
   Returns:
-    List of L images [B, H, W, 3], in the dtype of the hidden sums.
+    (context_frames [B, K, H, W, C], context_cameras [B, K, 7], query_camera [B, 7],
+     target_frame [B, H, W, C]), float32.
   """
-  if eta_g.kernel_size != 1:
-    return [eta_g(canvas) for canvas in steps.canvases]
-  dtype = steps.hidden_sums[0].dtype
-  pixel_matrix = gqn_utils.cast_to(eta_g.kernel[0, 0], dtype)  # [C_u, 3]
-  image_kernel = tf.einsum('ijuc,uo->ijoc',
-                           gqn_utils.cast_to(generator.upsample.kernel, dtype),
-                           pixel_matrix)  # [4, 4, 3, C]
-  bias_per_step = tf.matmul(gqn_utils.cast_to(generator.upsample.bias, dtype)[tf.newaxis],
-                            pixel_matrix)[0]  # [3]
-  image_bias = gqn_utils.cast_to(eta_g.bias, dtype)
-  return [gqn_utils.block_conv2d_transpose(hidden_sum, image_kernel)
-          + (float(step + 1) * bias_per_step + image_bias)
-          for step, hidden_sum in enumerate(steps.hidden_sums)]
+  image = [config.IMG_HEIGHT, config.IMG_WIDTH, config.IMG_CHANNELS]
+  return (tf.placeholder(tf.float32, [None, num_views] + image, 'context_frames'),
+          tf.placeholder(tf.float32, [None, num_views, config.POSE_CHANNELS],
+                         'context_cameras'),
+          tf.placeholder(tf.float32, [None, config.POSE_CHANNELS], 'query_camera'),
+          tf.placeholder(tf.float32, [None] + image, 'target_frame'))
 
 
 def gqn_draw(query_pose, context_frames, context_poses, config, target_frame=None,
-             generate=None, scope='GQN', implementation=draw.DEFAULT_IMPLEMENTATION,
+             generate=None, scope='GQN', implementation=DEFAULT_IMPLEMENTATION,
              compute_dtype=tf.float32):
   """Builds the GQN with the DRAW renderer.
 
@@ -58,7 +82,8 @@ def gqn_draw(query_pose, context_frames, context_poses, config, target_frame=Non
     generate: whether to build the generation path (z ~ pi). Defaults to
       `target_frame is None`. Both paths share every variable.
     scope: the outer variable scope; 'GQN' in tf-gqn's snapshots.
-    implementation: 'fast' (default) or 'reference', see gqn_draw.py. Both create the
+    implementation: 'fast' (default) or 'reference', see gqn_draw.py and
+      fast_unroll.py. Both create the
       same variables and compute the same numbers to float rounding.
     compute_dtype: tf.float32, or tf.float16 / tf.bfloat16 for mixed precision: the
       network computes in it while the variables stay float32. Outputs (images and
@@ -70,10 +95,10 @@ def gqn_draw(query_pose, context_frames, context_poses, config, target_frame=Non
   Raises:
     ValueError: unknown `implementation`.
   """
-  draw.check_implementation(implementation)
+  check_implementation(implementation)
   if generate is None:
     generate = target_frame is None
-  cast = lambda tensor: gqn_utils.cast_to(tensor, compute_dtype)
+  cast = lambda tensor: cast_to(tensor, compute_dtype)
   with tf.variable_scope(scope, reuse=tf.AUTO_REUSE):
     representation = gqn_encoder.encode_scene(
         cast(context_frames), cast(context_poses), config.ENC_TYPE, config.ENC_CHANNELS)
@@ -90,12 +115,12 @@ def gqn_draw(query_pose, context_frames, context_poses, config, target_frame=Non
         posterior = draw.LatentDistribution('Sample_eta_q', hidden, latent, kernel)
       generator = draw.GeneratorCore(config)
       prior = draw.LatentDistribution('Sample_eta_pi', hidden, latent, kernel)
-    eta_g = gqn_utils.Conv2D('eta_g', config.LSTM_CANVAS_CHANNELS, config.IMG_CHANNELS,
+    eta_g = layers.Conv2D('eta_g', config.LSTM_CANVAS_CHANNELS, config.IMG_CHANNELS,
                              config.ETA_EXTERNAL_KERNEL_SIZE)
 
     def render(**posterior_args):
       with tf.name_scope('GQN_RNN'):
-        final, steps = draw.draw_unroll(
+        final, steps = draw_unroll(
             representation, query_pose, config.SEQ_LENGTH, generator, prior,
             prior_before_update=config.PRIOR_BEFORE_UPDATE,
             implementation=implementation, **posterior_args)
@@ -103,9 +128,9 @@ def gqn_draw(query_pose, context_frames, context_poses, config, target_frame=Non
         mu_target = eta_g(final.canvas)
         images = [eta_g(u) for u in steps.canvases]
       else:
-        images = _images_from_hidden_sums(generator, eta_g, steps)
+        images = fast_unroll.images_from_hidden_sums(generator, eta_g, steps)
         mu_target = images[-1]
-      to_float32 = lambda image: gqn_utils.cast_to(image, tf.float32)
+      to_float32 = lambda image: cast_to(image, tf.float32)
       return RenderedView(to_float32(mu_target), [to_float32(i) for i in images], steps)
 
     posterior_view = None

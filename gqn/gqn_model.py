@@ -7,8 +7,9 @@ import tensorflow.compat.v1 as tf
 
 from gqn import gqn_graph
 from gqn import gqn_objective
-from gqn import gqn_utils
-from gqn import run_safety
+from gqn import loss_guard
+from gqn import precision
+from gqn import schedules
 
 ModeKeys = tf.estimator.ModeKeys
 
@@ -55,7 +56,6 @@ def _image_summaries(name, images, max_outputs=3):
 def _debug_summaries(features, labels, view, view_name, scalars):
   """Pictures and scalars for TensorBoard (`--debug`)."""
   context = features.context.frames
-  num_views = context.shape.as_list()[1]
   # The first scene's context views side by side: [1, H, K * W, 3].
   _image_summaries('context_frames', tf.concat(tf.unstack(context[:1], axis=1), axis=2), 1)
   _image_summaries('target', labels)
@@ -64,7 +64,6 @@ def _debug_summaries(features, labels, view, view_name, scalars):
   _image_summaries('canvas_sequence', tf.concat([c[:1] for c in view.canvas_images], axis=2), 1)
   for name, value in scalars.items():
     tf.summary.scalar(name, value)
-  del num_views
 
 
 def gqn_draw_model_fn(features, labels, mode, params, config=None):
@@ -89,7 +88,7 @@ def gqn_draw_model_fn(features, labels, mode, params, config=None):
   """
   gqn_config = params['gqn_params']
   debug = params.get('debug', False)
-  compute_dtype = gqn_utils.compute_dtype(params.get('mixed_precision'))
+  compute_dtype = precision.compute_dtype(params.get('mixed_precision'))
   global_step = tf.train.get_or_create_global_step()
   context = features.context
   outputs = gqn_graph.gqn_draw(
@@ -105,18 +104,18 @@ def gqn_draw_model_fn(features, labels, mode, params, config=None):
         export_outputs={'predict': tf.estimator.export.PredictOutput(predictions)})
 
   posterior = outputs.posterior
-  sigma = gqn_utils.pixel_sigma(global_step, gqn_config)
+  sigma = schedules.pixel_sigma(global_step, gqn_config)
   elbo = gqn_objective.gqn_draw_elbo(labels, posterior.mu_target, sigma,
                                      posterior.steps.posteriors, posterior.steps.priors)
   l2_posterior = tf.reduce_mean(tf.squared_difference(labels, posterior.mu_target))
 
   if mode == ModeKeys.TRAIN:
-    lr = gqn_utils.learning_rate(global_step, gqn_config)
+    lr = schedules.learning_rate(global_step, gqn_config)
     optimizer = tf.train.AdamOptimizer(lr, beta1=0.9, beta2=0.999, epsilon=1e-8)
     # A NaN / Inf loss fails the step before its update is applied, so no checkpoint
     # (the CheckpointSaverHook saves after the step) ever holds a non-finite state.
-    with tf.control_dependencies([run_safety.loss_guard(elbo.elbo, global_step)]):
-      train_op = gqn_utils.minimize(optimizer, elbo.elbo, global_step, compute_dtype)
+    with tf.control_dependencies([loss_guard.loss_guard(elbo.elbo, global_step)]):
+      train_op = precision.minimize(optimizer, elbo.elbo, global_step, compute_dtype)
     if debug:
       _debug_summaries(features, labels, posterior, 'posterior_mean', {
           'target_llh': elbo.target_llh, 'kl': elbo.kl, 'learning_rate': lr,

@@ -54,6 +54,8 @@ _DEFAULT_CONFIG = _derive(GQNConfig(
     GENERATOR_SIGMA_ALPHA=2.0, GENERATOR_SIGMA_BETA=0.7, ANNEAL_LR_TAU=1600000,
     ADAM_LR_ALPHA=5e-4, ADAM_LR_BETA=5e-5,
     PRIOR_BEFORE_UPDATE=False))
+# tf-gqn's name for the default config.
+GQN_DEFAULT_CONFIG = _DEFAULT_CONFIG
 
 
 def _validate(config):
@@ -103,7 +105,6 @@ def create_gqn_config(custom_params=None, base=None):
   config = base if base is not None else _DEFAULT_CONFIG
   custom_params = dict(custom_params or {})
   known = {k: v for k, v in custom_params.items() if k in GQNConfig._fields}
-  # JSON has no tuples and writes floats like 2.0 as such; ints stay ints.
   config = _derive(config._replace(**known))
   for name in _DERIVED:
     if name in known and known[name] != getattr(config, name):
@@ -173,6 +174,8 @@ def config_from_json(text, source='gqn_config.json'):
     if key not in GQNConfig._fields:
       raise ValueError('%s has an unknown key %r; valid keys are GQNConfig fields: %s.'
                        % (source, key, ', '.join(GQNConfig._fields)))
+    # JSON has no tuples and writes floats like 2.0 as such; ints stay ints, and an int
+    # where the field holds a float is taken as that float.
     expected = type(getattr(_DEFAULT_CONFIG, key))
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
       values[key] = float(value)

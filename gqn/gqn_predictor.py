@@ -18,10 +18,11 @@ mu_target = eta_g(u_L). The pixel noise of the likelihood (sigma_t) is never add
 
 Cameras are `[x, y, z, yaw, pitch]` as stored in gqn-datasets records (radians) or
 their 7-number encoding `[x, y, z, sin yaw, cos yaw, sin pitch, cos pitch]`; 5-number
-poses are encoded by `gqn_tfr_provider.encode_pose`, the one pose encoder. Angle
+poses are encoded by `data_provider.camera.encode_pose`, the one pose encoder. Angle
 conventions (those of DeepMind's rooms data and of data_provider/scenes): z is up; yaw
 is the heading of the viewing direction about z, from +x towards +y; pitch is its
-elevation, positive looking up. `facing_yaw` and `camera_ring` build such cameras.
+elevation, positive looking up. `facing_yaw` and `camera_ring` (data_provider/camera.py)
+build such cameras.
 """
 
 import os
@@ -29,74 +30,18 @@ import os
 import numpy as np
 import tensorflow.compat.v1 as tf
 
-from data_provider import gqn_tfr_provider
+from data_provider import camera
+# The camera helpers, importable from here as before.
+from data_provider.camera import RAW_POSE_SIZE  # pylint: disable=unused-import
+from data_provider.camera import camera_ring  # pylint: disable=unused-import
+from data_provider.camera import decode_pose  # pylint: disable=unused-import
+from data_provider.camera import facing_yaw  # pylint: disable=unused-import
 from gqn import checkpoints
 from gqn import gqn_graph
-from gqn import gqn_params
 from gqn import model_dir as model_dir_lib
-
-RAW_POSE_SIZE = 5
-# Op types that draw the standard normal noise eps of the latents z = mu + sigma * eps.
-NOISE_OP_TYPES = ('RandomStandardNormal', 'StatelessRandomNormal', 'StatelessRandomNormalV2',
-                  'StatelessRandomNormalV3')
 # Names of the serving signature's inputs and output.
 SERVING_INPUTS = ('context_frames', 'context_cameras', 'query_camera')
 SERVING_OUTPUT = 'generated_mean'
-
-
-def facing_yaw(positions, centre=(0.0, 0.0)):
-  """The yaw of cameras at `positions` looking (horizontally) at `centre`.
-
-  Yaw is the heading of the viewing direction about the z (up) axis, measured from +x
-  towards +y, as in DeepMind's rooms data and data_provider/scenes: the viewing
-  direction is (cos yaw, sin yaw) in the floor plane. A camera at p facing c thus has
-  yaw = atan2(c_y - p_y, c_x - p_x); for the origin, atan2(-p_y, -p_x).
-
-  Args:
-    positions: [..., 2 or 3] camera positions (only x and y are used).
-    centre: [2] the point (x, y) the cameras face.
-
-  Returns:
-    [...] yaw in radians, in (-pi, pi].
-  """
-  positions = np.asarray(positions, np.float64)
-  return np.arctan2(centre[1] - positions[..., 1], centre[0] - positions[..., 0])
-
-
-def decode_pose(cameras):
-  """The inverse of `encode_pose`: [..., 7] encoded cameras -> [..., 5] raw poses.
-
-  Returns:
-    [..., 5] float64 `[x, y, z, yaw, pitch]`, angles in (-pi, pi].
-  """
-  cameras = np.asarray(cameras, np.float64)
-  yaw = np.arctan2(cameras[..., 3], cameras[..., 4])
-  pitch = np.arctan2(cameras[..., 5], cameras[..., 6])
-  return np.concatenate([cameras[..., :3], yaw[..., None], pitch[..., None]], axis=-1)
-
-
-def camera_ring(num_views, radius, height, pitch, centre=(0.0, 0.0), start_angle=0.0):
-  """Cameras evenly spaced on a horizontal circle, all facing its centre.
-
-  Args:
-    num_views: N, the number of cameras.
-    radius: distance of the cameras from the vertical axis through `centre`.
-    height: their z.
-    pitch: their pitch (radians; negative looks down).
-    centre: [2] the (x, y) of the circle's centre.
-    start_angle: the angle (about z, from +x) of the first camera's position.
-
-  Returns:
-    [N, 5] float32 raw poses `[x, y, z, yaw, pitch]`; camera n sits at angle
-    start_angle + 2 pi n / N (counter-clockwise seen from above).
-  """
-  angles = start_angle + 2.0 * np.pi * np.arange(num_views) / num_views
-  x = centre[0] + radius * np.cos(angles)
-  y = centre[1] + radius * np.sin(angles)
-  positions = np.stack([x, y, np.full_like(x, height)], axis=-1)
-  yaw = facing_yaw(positions, centre)
-  return np.concatenate([positions, yaw[:, None], np.full_like(yaw, pitch)[:, None]],
-                        axis=-1).astype(np.float32)
 
 
 def build_generation(query_camera, context_frames, context_cameras, config):
@@ -111,23 +56,11 @@ def build_generation(query_camera, context_frames, context_cameras, config):
   Returns:
     (RenderedView of the generation path, noise): noise is the list of the L [B, h, w, Z]
     tensors eps_l of z_l = mu_l + sigma_l * eps_l; feeding zeros to them
-    (`zero_noise_feed`) makes the render a mean render.
-
-  Raises:
-    RuntimeError: the graph does not draw one noise tensor per DRAW step (the sampling
-      code changed in a way this module does not know).
+    (`zero_noise_feed`) makes the render a mean render (DrawSteps.noise).
   """
-  graph = tf.get_default_graph()
-  num_ops = len(graph.get_operations())
-  outputs = gqn_graph.gqn_draw(query_camera, context_frames, context_cameras, config,
-                               generate=True)
-  noise = [op.outputs[0] for op in graph.get_operations()[num_ops:]
-           if op.type in NOISE_OP_TYPES]
-  if len(noise) != config.SEQ_LENGTH:
-    raise RuntimeError('The generation graph draws %d noise tensors (op types %s); one per '
-                       'DRAW step (%d) was expected.'
-                       % (len(noise), ', '.join(NOISE_OP_TYPES), config.SEQ_LENGTH))
-  return outputs.generation, noise
+  generation = gqn_graph.gqn_draw(query_camera, context_frames, context_cameras, config,
+                                  generate=True).generation
+  return generation, generation.steps.noise
 
 
 def _noise_shape(noise, batch_size, config):
@@ -144,15 +77,18 @@ def zero_noise_feed(noise, batch_size, config):
 
 
 def _resolve(model_dir_or_checkpoint, config):
-  """(checkpoint path, config) of a model directory or checkpoint prefix."""
+  """(checkpoint path, config) of a model directory or checkpoint prefix.
+
+  A given `config` is used as it is; else the model directory's gqn_config.json or,
+  without one, the fields read off the checkpoint on top of the default config
+  (model_dir.resolve_config).
+  """
   checkpoint = checkpoints.find_checkpoint(model_dir_or_checkpoint)
   if config is None:
     model_dir = model_dir_or_checkpoint
     if not tf.io.gfile.isdir(model_dir):
       model_dir = os.path.dirname(checkpoint)
-    config = model_dir_lib.read_config(model_dir)
-  if config is None:
-    config, _ = checkpoints.infer_config(checkpoint, gqn_params.default_config())
+    config = model_dir_lib.resolve_config(model_dir, None, None, checkpoint).config
   return checkpoint, config
 
 
@@ -185,13 +121,13 @@ class GqnViewPredictor(object):
     with self._graph.as_default():
       if seed is not None:
         tf.set_random_seed(seed)
-      self._frames, self._cameras, self._query, _ = checkpoints.model_placeholders(config)
+      self._frames, self._cameras, self._query, _ = gqn_graph.model_placeholders(config)
       view, self._noise = build_generation(self._query, self._frames, self._cameras, config)
       self._mean = view.mu_target
       checkpoints.check_compatible(self.checkpoint, config, tf.global_variables())
       saver = tf.train.Saver(tf.global_variables())
       self._raw_poses = tf.placeholder(tf.float32, [None, RAW_POSE_SIZE], 'raw_poses')
-      self._encoded_poses = gqn_tfr_provider.encode_pose(self._raw_poses)
+      self._encoded_poses = camera.encode_pose(self._raw_poses)
       # Frames of another size are resized as the data provider resizes records.
       self._image = tf.placeholder(tf.float32, [None, None, config.IMG_CHANNELS], 'image')
       size = [config.IMG_HEIGHT, config.IMG_WIDTH]
@@ -354,7 +290,7 @@ def export_saved_model(export_dir, model_dir_or_checkpoint, config=None):
                      '%s/1 for version 1 under TF Serving).' % (export_dir, export_dir))
   checkpoint, config = _resolve(model_dir_or_checkpoint, config)
   with tf.Graph().as_default():
-    frames, cameras, query, _ = checkpoints.model_placeholders(config)
+    frames, cameras, query, _ = gqn_graph.model_placeholders(config)
     view, noise = build_generation(query, frames, cameras, config)
     checkpoints.check_compatible(checkpoint, config, tf.global_variables())
     inner_names = [t.name for t in (frames, cameras, query)]
@@ -366,7 +302,7 @@ def export_saved_model(export_dir, model_dir_or_checkpoint, config=None):
 
   with tf.Graph().as_default(), tf.Session() as sess:
     with tf.name_scope('serving'):
-      inputs = checkpoints.model_placeholders(config)[:3]
+      inputs = gqn_graph.model_placeholders(config)[:3]
       batch = tf.shape(inputs[2])[0]
       zeros = [tf.zeros(tf.stack([batch] + shape), dtype)
                for shape, dtype in zip(noise_shapes, noise_dtypes)]

@@ -1,14 +1,17 @@
-"""A model directory's record of its config (`gqn_config.json`) and how flags meet it.
+"""A model directory's config (`gqn_config.json`) and the one config resolution.
 
 A run writes its GQNConfig into its model directory; a later run in the same directory
 (resuming, evaluating) trains on with it. A flag that contradicts the recorded config is
 refused rather than silently building a different graph than the checkpoint holds.
+`resolve_config` decides the config of every run: training, evaluation, the predictor.
 """
 
+import collections
 import os
 
 import tensorflow.compat.v1 as tf
 
+from gqn import checkpoints
 from gqn import gqn_params
 
 CONFIG_FILE = 'gqn_config.json'
@@ -41,68 +44,68 @@ def write_config(model_dir, config):
   tf.gfile.Rename(temp, path, overwrite=True)
 
 
+GQN_FIELDS = gqn_params.GQNConfig._fields
+
+# The config of a run and where it came from: `source`, a phrase for logs and
+# metrics.json (the path of gqn_config.json when it came from there); `inferred`, the
+# fields read off the checkpoint (field -> value; empty unless a checkpoint was given and
+# there is no gqn_config.json); `recorded`, whether it came from gqn_config.json.
+ResolvedConfig = collections.namedtuple('ResolvedConfig',
+                                        ['config', 'source', 'inferred', 'recorded'])
+
+
 def pinned_fields(preset_name, overrides):
   """The GQNConfig fields the user set: every field with a preset, else the overrides."""
   return GQN_FIELDS if preset_name else tuple(overrides or {})
 
 
-def resolve_config(model_dir, preset_name=None, overrides=None):
-  """The config a run in `model_dir` uses, given a preset and explicit flag values.
+def resolve_config(model_dir, preset, overrides, checkpoint=None):
+  """The config a run in `model_dir` uses: training, evaluation and the predictor.
+
+  In order:
+    1. `model_dir/gqn_config.json`, when there is one; a given flag (or preset) that
+       contradicts it is an error.
+    2. Else the preset (None: 'default') with the overrides; with a `checkpoint`
+       (tf-gqn's snapshots have no gqn_config.json), every field the checkpoint
+       determines is read off it, except those the user set (every field with a
+       preset): a contradiction of those surfaces in checkpoints.check_compatible,
+       naming the flag.
 
   Args:
     model_dir: the model directory (may not exist yet).
-    preset_name: the preset the user asked for, or None (not given: 'default', or the
-      recorded config).
-    overrides: dict of GQNConfig field -> value, only for flags the user gave.
+    preset: the preset the user asked for, or None.
+    overrides: dict of GQNConfig field -> value, only for flags the user gave (see
+      gqn/flags.py, `config_overrides`); None for none.
+    checkpoint: a checkpoint prefix to read unset fields off, or None (training).
 
   Returns:
-    (config, recorded): the GQNConfig, and whether it came from `gqn_config.json`.
+    ResolvedConfig(config, source, inferred, recorded).
 
   Raises:
-    ValueError: a given flag contradicts the recorded config; the message names the
-      field, both values and what to do.
+    ValueError: a given flag contradicts the recorded config (the message names the
+      field, both values and what to do), or a bad config value.
+    checkpoints.CheckpointMismatchError: the checkpoint holds no GQN.
   """
   overrides = dict(overrides or {})
   requested = gqn_params.create_gqn_config(
-      overrides, base=gqn_params.preset(preset_name or 'default'))
+      overrides, base=gqn_params.preset(preset or 'default'))
   recorded = read_config(model_dir)
-  if recorded is None:
-    return requested, False
-  conflicts = [name for name in pinned_fields(preset_name, overrides)
-               if getattr(requested, name) != getattr(recorded, name)]
-  if conflicts:
-    details = ', '.join('%s is %r there but %r here' % (
-        name, getattr(recorded, name), getattr(requested, name)) for name in conflicts)
-    raise ValueError(
-        '%s records the config this model was trained with, and the flags disagree (%s). '
-        'Drop those flags to train on with the recorded config, or use a new --model_dir.'
-        % (config_path(model_dir), details))
-  return recorded, True
-
-
-GQN_FIELDS = gqn_params.GQNConfig._fields
-
-# Command-line flags of train_gqn_draw.py and eval_gqn.py that set GQNConfig fields.
-_FLAG_FIELDS = (
-    ('enc_type', ('ENC_TYPE',)),
-    ('seq_length', ('SEQ_LENGTH',)),
-    ('context_size', ('CONTEXT_SIZE',)),
-    ('img_size', ('IMG_HEIGHT', 'IMG_WIDTH')),
-    ('adam_lr_alpha', ('ADAM_LR_ALPHA',)),
-    ('adam_lr_beta', ('ADAM_LR_BETA',)),
-    ('anneal_lr_tau', ('ANNEAL_LR_TAU',)),
-)
-
-
-def config_overrides(args):
-  """GQNConfig fields set by the flags the user gave, from parsed argparse `args`.
-
-  A flag left unset (None) or that the tool does not have sets nothing, so the preset or
-  the recorded gqn_config.json decides.
-  """
-  overrides = {}
-  for flag, fields in _FLAG_FIELDS:
-    value = getattr(args, flag, None)
-    if value is not None:
-      overrides.update((field, value) for field in fields)
-  return overrides
+  if recorded is not None:
+    conflicts = [name for name in pinned_fields(preset, overrides)
+                 if getattr(requested, name) != getattr(recorded, name)]
+    if conflicts:
+      details = ', '.join('%s is %r there but %r here' % (
+          name, getattr(recorded, name), getattr(requested, name)) for name in conflicts)
+      raise ValueError(
+          '%s records the config this model was trained with, and the flags disagree '
+          '(%s). Drop those flags to train on with the recorded config, or use a new '
+          '--model_dir.' % (config_path(model_dir), details))
+    return ResolvedConfig(recorded, config_path(model_dir), {}, True)
+  source = 'preset %r and flags' % (preset or 'default')
+  if checkpoint is None:
+    return ResolvedConfig(requested, source, {}, False)
+  config, inferred = checkpoints.infer_config(
+      checkpoint, requested, pinned_fields(preset, overrides))
+  if inferred:
+    source += '; %d fields read off the checkpoint (inferred_fields)' % len(inferred)
+  return ResolvedConfig(config, source, inferred, False)

@@ -16,6 +16,7 @@ import tensorflow.compat.v1 as tf
 import train_gqn_draw
 from gqn import distribute
 from gqn import gqn_params
+from gqn import training
 from tests import fake_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -42,7 +43,7 @@ def reference_variables(data_dir, tmp_path_factory):
   """(name, shape) of every variable in a checkpoint of a run without distribution."""
   model_dir = str(tmp_path_factory.mktemp('reference'))
   train_gqn_draw.train(gqn_params.tiny_config(), data_dir, DATASET, model_dir,
-                       batch_size=2, max_steps=1, log_steps=1)
+                       train_gqn_draw.TrainOptions(batch_size=2, max_steps=1, log_steps=1))
   return tf.train.list_variables(model_dir)
 
 
@@ -122,7 +123,8 @@ def test_initial_eval_in_a_cluster_is_refused(data_dir, tmp_path):
   distribution = distribute.Distribution(MULTI_WORKER, None, [], task)
   with pytest.raises(ValueError) as error:
     train_gqn_draw.train(gqn_params.tiny_config(), data_dir, DATASET, str(tmp_path),
-                         initial_eval=True, distribution=distribution)
+                         train_gqn_draw.TrainOptions(initial_eval=True,
+                                                     distribution=distribution))
   assert 'evaluator' in str(error.value)
 
 
@@ -191,9 +193,10 @@ def _scene_ids(input_fn, input_context, num_batches):
 
 def test_workers_read_disjoint_files_with_their_own_seeds(data_dir):
   config = gqn_params.tiny_config()
-  input_fn = train_gqn_draw._distributed_input_fn(
-      config, data_dir, DATASET, tf.estimator.ModeKeys.TRAIN, batch_size=2,
-      num_epochs=None, queue_threads=2, queue_buffer=8, seed=3)
+  input_fn = training.make_input_fn(
+      config, data_dir, DATASET, tf.estimator.ModeKeys.TRAIN,
+      training.TrainOptions(batch_size=2, queue_threads=2, queue_buffer=8, seed=3),
+      num_epochs=None, distributed=True)
   scenes = []
   for pipeline in range(2):
     context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline)

@@ -24,7 +24,9 @@ import train_gqn_draw
 from data_provider import gqn_tfr_provider
 from data_provider import record_check
 from data_provider import records
-from gqn import run_safety
+from gqn import checkpoints
+from gqn import interrupts
+from gqn import loss_guard
 from tests import fake_data
 from tests.snapshot import fake_data_dir, tiny_model  # pylint: disable=unused-import
 
@@ -326,7 +328,7 @@ def test_nan_loss_stops_naming_the_step_and_no_checkpoint_holds_it(
                                 '--max_steps', '20', '--chkpt_steps', '1',
                                 '--adam_lr_alpha', '1e30', '--adam_lr_beta', '1e30'),
                     capfd)
-  assert code == run_safety.EXIT_NON_FINITE_LOSS == 3
+  assert code == interrupts.EXIT_NON_FINITE_LOSS == 3
   match = re.search(r'Training stopped at step (\d+): the loss is (nan|inf|-inf)\. ',
                     _last_line(err))
   assert match, _last_line(err)
@@ -345,16 +347,16 @@ def test_loss_guard_names_the_step():
   with tf.Graph().as_default():
     step = tf.train.get_or_create_global_step()
     loss = tf.placeholder(tf.float32, [])
-    guard = run_safety.loss_guard(loss, step)
+    guard = loss_guard.loss_guard(loss, step)
     with tf.Session() as session:
       session.run(tf.global_variables_initializer())
       session.run(guard, {loss: 1.0})
       for value, shown in ((np.nan, 'nan'), (np.inf, 'inf')):
         with pytest.raises(tf.errors.InvalidArgumentError) as error:
           session.run(guard, {loss: value})
-        nan = run_safety.non_finite_loss_error(error.value, '/nowhere')
+        nan = loss_guard.non_finite_loss_error(error.value, '/nowhere')
         assert str(nan).startswith('Training stopped at step 0: the loss is %s.' % shown)
-  assert run_safety.non_finite_loss_error(
+  assert loss_guard.non_finite_loss_error(
       tf.errors.InvalidArgumentError(None, None, 'other'), '/nowhere') is None
 
 
@@ -369,32 +371,32 @@ def _copy(model_dir, tmp_path, name='model'):
 def test_incomplete_checkpoints_fall_back_to_the_newest_complete_one(tmp_path, tiny_model):
   # tiny_model holds model.ckpt-0 and model.ckpt-4; the `checkpoint` file names -4.
   model_dir = _copy(tiny_model, tmp_path)
-  assert run_safety.recover_checkpoint_state(model_dir).endswith('model.ckpt-4')
+  assert checkpoints.recover_checkpoint_state(model_dir).endswith('model.ckpt-4')
 
   data = glob.glob(os.path.join(model_dir, 'model.ckpt-4.data-*'))[0]
   with open(data, 'r+b') as f:
     f.truncate(os.path.getsize(data) // 2)  # A disk that filled up.
-  assert 'its data is cut short' in run_safety.checkpoint_problem(
+  assert 'its data is cut short' in checkpoints.checkpoint_problem(
       os.path.join(model_dir, 'model.ckpt-4'))
-  assert run_safety.recover_checkpoint_state(model_dir).endswith('model.ckpt-0')
+  assert checkpoints.recover_checkpoint_state(model_dir).endswith('model.ckpt-0')
   assert tf.train.latest_checkpoint(model_dir).endswith('model.ckpt-0')
 
   model_dir = _copy(tiny_model, tmp_path, 'no_index')
   os.remove(os.path.join(model_dir, 'model.ckpt-4.index'))
-  assert run_safety.recover_checkpoint_state(model_dir).endswith('model.ckpt-0')
+  assert checkpoints.recover_checkpoint_state(model_dir).endswith('model.ckpt-0')
 
   model_dir = _copy(tiny_model, tmp_path, 'no_state')  # `checkpoint` lost: rebuilt.
   os.remove(os.path.join(model_dir, 'checkpoint'))
-  assert run_safety.recover_checkpoint_state(model_dir).endswith('model.ckpt-4')
+  assert checkpoints.recover_checkpoint_state(model_dir).endswith('model.ckpt-4')
   assert tf.train.get_checkpoint_state(model_dir).all_model_checkpoint_paths == [
       os.path.join(model_dir, 'model.ckpt-0'), os.path.join(model_dir, 'model.ckpt-4')]
 
   model_dir = _copy(tiny_model, tmp_path, 'all_broken')
   for index in glob.glob(os.path.join(model_dir, '*.index')):
     os.remove(index)
-  with pytest.raises(run_safety.CheckpointStateError, match='no complete checkpoint'):
-    run_safety.recover_checkpoint_state(model_dir)
-  assert run_safety.recover_checkpoint_state(str(tmp_path / 'new')) is None
+  with pytest.raises(checkpoints.CheckpointStateError, match='no complete checkpoint'):
+    checkpoints.recover_checkpoint_state(model_dir)
+  assert checkpoints.recover_checkpoint_state(str(tmp_path / 'new')) is None
 
 
 def test_leftovers_of_a_kill_during_a_save_do_not_break_the_restart(

@@ -13,7 +13,7 @@ from gqn import gqn_graph
 from gqn import gqn_model
 from gqn import gqn_objective
 from gqn import gqn_params
-from gqn import gqn_utils
+from gqn import schedules
 
 MODES = tf.estimator.ModeKeys
 SPEC_DEFAULTS = [
@@ -104,8 +104,8 @@ def test_config_json_refuses_unknown_key_and_wrong_type():
 def test_schedules_at_zero_half_tau_and_beyond():
   config = gqn_params.default_config()
   with tf.Graph().as_default():
-    sigma = [gqn_utils.pixel_sigma(t, config) for t in (0, 100000, 200000, 10 ** 6)]
-    lr = [gqn_utils.learning_rate(t, config) for t in (0, 1600000, 10 ** 7)]
+    sigma = [schedules.pixel_sigma(t, config) for t in (0, 100000, 200000, 10 ** 6)]
+    lr = [schedules.learning_rate(t, config) for t in (0, 1600000, 10 ** 7)]
     sigma, lr = _run([sigma, lr])
   np.testing.assert_allclose(sigma, [2.0, 1.35, 0.7, 0.7], rtol=1e-6)
   np.testing.assert_allclose(lr, [5e-4, 5e-5, 5e-5], rtol=1e-6)
@@ -120,7 +120,7 @@ def test_kl_of_identical_gaussians_is_zero_and_nll_matches_closed_form():
   target = rng.uniform(size=(2, 8, 8, 3)).astype(np.float32)
   mean = rng.uniform(size=(2, 8, 8, 3)).astype(np.float32)
   with tf.Graph().as_default():
-    same = gqn_utils.Gaussian(tf.constant(mu), tf.constant(sigma))
+    same = gqn_draw.Gaussian(tf.constant(mu), tf.constant(sigma))
     elbo = gqn_objective.gqn_draw_elbo(tf.constant(target), tf.constant(mean), 0.7,
                                        [same, same], [same, same])
     elbo = _run(elbo)
@@ -133,8 +133,8 @@ def test_kl_of_identical_gaussians_is_zero_and_nll_matches_closed_form():
 
 def test_kl_of_shifted_gaussian_matches_closed_form():
   with tf.Graph().as_default():
-    q = gqn_utils.Gaussian(tf.ones([1, 2, 2, 1]), tf.ones([1, 2, 2, 1]))
-    pi = gqn_utils.Gaussian(tf.zeros([1, 2, 2, 1]), 2.0 * tf.ones([1, 2, 2, 1]))
+    q = gqn_draw.Gaussian(tf.ones([1, 2, 2, 1]), tf.ones([1, 2, 2, 1]))
+    pi = gqn_draw.Gaussian(tf.zeros([1, 2, 2, 1]), 2.0 * tf.ones([1, 2, 2, 1]))
     elbo = _run(gqn_objective.gqn_draw_elbo(tf.zeros([1, 4, 4, 1]), tf.zeros([1, 4, 4, 1]),
                                             1.0, [q], [pi]))
   per_unit = np.log(2.0) + (1.0 + 1.0) / 8.0 - 0.5

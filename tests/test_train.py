@@ -36,7 +36,8 @@ def test_train_writes_checkpoint_config_and_debug_summaries(data_dir, tmp_path):
   model_dir = str(tmp_path / 'model')
   config = gqn_params.tiny_config()
   step = train_gqn_draw.train(config, data_dir, 'rooms_ring_camera', model_dir,
-                              batch_size=4, max_steps=3, log_steps=1, debug=True, seed=1)
+                              train_gqn_draw.TrainOptions(batch_size=4, max_steps=3,
+                                                          log_steps=1, debug=True, seed=1))
   assert step == 3
   assert tf.train.latest_checkpoint(model_dir).endswith('model.ckpt-3')
   assert model_dir_lib.read_config(model_dir) == config

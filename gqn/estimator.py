@@ -1,0 +1,41 @@
+"""The GQN Estimator: its RunConfig (session, checkpoints, distribution, XLA) and params."""
+
+import os
+
+import tensorflow.compat.v1 as tf
+
+from gqn import distribute as distribute_lib
+from gqn import gqn_model
+
+
+def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10000,
+                   memcap=1.0, seed=None, distribution=None, xla=False,
+                   mixed_precision=None):
+  """The GQN Estimator for `model_dir`.
+
+  `distribution`: a gqn.distribute.Distribution. `xla`: compile the graphs with XLA
+  (global JIT). `mixed_precision`: None, 'float16' or 'bfloat16', the compute dtype
+  (variables and checkpoints stay float32; see gqn_model.gqn_draw_model_fn).
+  """
+  session_config = tf.ConfigProto(
+      gpu_options=tf.GPUOptions(per_process_gpu_memory_fraction=memcap, allow_growth=True))
+  train_distribute = None
+  if distribution is not None:
+    train_distribute = distribution.strategy
+    distribute_lib.configure_session(distribution, session_config)
+  if xla:
+    session_config.graph_options.optimizer_options.global_jit_level = (
+        tf.OptimizerOptions.ON_1)
+    # Without this flag auto-clustering leaves CPU graphs alone; TensorFlow reads it
+    # when the first session starts.
+    flags = os.environ.get('TF_XLA_FLAGS', '')
+    if '--tf_xla_cpu_global_jit' not in flags:
+      os.environ['TF_XLA_FLAGS'] = (flags + ' --tf_xla_cpu_global_jit').strip()
+  run_config = tf.estimator.RunConfig(
+      model_dir=model_dir, save_checkpoints_steps=chkpt_steps, save_checkpoints_secs=None,
+      save_summary_steps=log_steps, log_step_count_steps=None, tf_random_seed=seed,
+      session_config=session_config, train_distribute=train_distribute)
+  return tf.estimator.Estimator(
+      model_fn=gqn_model.gqn_draw_model_fn, model_dir=model_dir, config=run_config,
+      params={'gqn_params': config, 'debug': debug, 'log_steps': log_steps,
+              'mixed_precision': mixed_precision})

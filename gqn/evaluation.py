@@ -1,0 +1,362 @@
+"""Evaluating a GQN checkpoint on a test split: the metrics, the pictures, the fly-through.
+
+`evaluate` is what eval_gqn.py runs. It resolves the config (model_dir.resolve_config),
+builds one graph (the data pipeline, the posterior and the generation path of one
+gqn_draw, so the encoder is built once), runs the metrics loop over the test split
+(`run_metrics`), writes metrics.json and the pictures (gqn/pictures.py) and, with
+`export_dir`, a SavedModel (gqn/gqn_predictor.py).
+
+Metrics, averaged over the evaluated examples (images in [0, 1]):
+  generation_mse   generated mean (prior path, z_l ~ pi_l; the model's output, not
+                   clipped) vs target: the Estimator's `l2`
+  mean_render_mse  mean render (prior path, z_l = mu_l) vs target
+  elbo_nats        negative ELBO per image, posterior path, with the pixel sigma of the
+                   checkpoint's global step = target_llh_nats + kl_nats
+  bits_per_dim     (elbo_nats + D ln 256) / (D ln 2), D = H * W * 3: the ELBO of the
+                   8-bit images, per sub-pixel
+  kl_per_step      KL(q_l || pi_l) per DRAW step, nats per image
+  baselines        context_mean_mse: the mean of the context views as the prediction;
+                   nearest_context_mse: the context view whose camera is nearest the
+                   query camera (`nearest_context_view`)
+
+A new metric is a sum in `_accumulate` (per batch, weighted by examples) and a key in
+`metrics_dict`; `format_table` prints it.
+"""
+
+import collections
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import tensorflow.compat.v1 as tf
+
+from data_provider import camera
+from data_provider import gqn_tfr_provider
+from data_provider import record_check
+from gqn import checkpoints
+from gqn import gqn_graph
+from gqn import gqn_objective
+from gqn import gqn_predictor
+from gqn import model_dir as model_dir_lib
+from gqn import pictures as pictures_lib
+from gqn import schedules
+
+# The model's inputs: context frames [B, K, H, W, 3], context cameras [B, K, 7], query
+# camera [B, 7] and target frame [B, H, W, 3]; placeholders in the graph, arrays in a batch.
+Inputs = collections.namedtuple('Inputs', ['frames', 'cameras', 'query', 'target'])
+# The evaluation graph: the data pipeline, both paths of the model (`generation` is its
+# RenderedView, `noise` the eps_l of its latents) and a pose encoder.
+EvalGraph = collections.namedtuple('EvalGraph', [
+    'graph', 'next_batch', 'inputs', 'elbo', 'sigma', 'generation', 'noise', 'raw_poses',
+    'encoded_poses', 'saver'])
+# What the metrics loop gathered: `sums` of per-example values by metric name,
+# `kl_per_step` [L] summed over examples, `num_examples`, the pixel `sigma` used and the
+# `pictures` (pictures.Pictures of the first batch; None without examples).
+Totals = collections.namedtuple('Totals', ['sums', 'kl_per_step', 'num_examples', 'sigma',
+                                           'pictures'])
+
+
+def build_eval_graph(config, checkpoint, step, data_dir, dataset, batch_size, seed,
+                     bad_records=None):
+  """Builds the evaluation graph; refuses a config that does not fit the checkpoint.
+
+  Args:
+    config: the GQNConfig.
+    checkpoint: the checkpoint prefix the graph will restore.
+    step: its global step (for the pixel sigma sigma_t of the ELBO).
+    data_dir, dataset: the test split read.
+    batch_size: examples per batch.
+    seed: graph and input-pipeline seed.
+    bad_records: a record_check.BadRecords, or None.
+
+  Returns:
+    EvalGraph, its graph finalized.
+
+  Raises:
+    checkpoints.CheckpointMismatchError: `config` does not fit the checkpoint.
+  """
+  graph = tf.Graph()
+  with graph.as_default():
+    tf.set_random_seed(seed)
+    data = gqn_tfr_provider.gqn_dataset(
+        dataset, config.CONTEXT_SIZE, data_dir, 'test', batch_size=batch_size,
+        custom_frame_size=config.IMG_HEIGHT, seed=seed, bad_records=bad_records)
+    next_batch = tf.data.make_one_shot_iterator(data).get_next()
+    inputs = Inputs(*gqn_graph.model_placeholders(config, config.CONTEXT_SIZE))
+    outputs = gqn_graph.gqn_draw(inputs.query, inputs.frames, inputs.cameras, config,
+                                 target_frame=inputs.target, generate=True)
+    posterior, generation = outputs.posterior, outputs.generation
+    checkpoints.check_compatible(checkpoint, config, tf.global_variables())
+    sigma = schedules.pixel_sigma(step, config)
+    elbo = gqn_objective.gqn_draw_elbo(inputs.target, posterior.mu_target, sigma,
+                                       posterior.steps.posteriors, posterior.steps.priors)
+    raw_poses = tf.placeholder(tf.float32, [None, camera.RAW_POSE_SIZE], 'raw_poses')
+    encoded_poses = camera.encode_pose(raw_poses)
+    saver = tf.train.Saver(tf.global_variables())
+    graph.finalize()
+  return EvalGraph(graph, next_batch, inputs, elbo, sigma, generation,
+                   generation.steps.noise, raw_poses, encoded_poses, saver)
+
+
+def batches(sess, next_batch, max_examples):
+  """Yields Inputs of arrays from the test split, `max_examples` in all (None: all)."""
+  done = 0
+  while max_examples is None or done < max_examples:
+    try:
+      (context, query), target = sess.run(next_batch)
+    except tf.errors.OutOfRangeError:
+      return
+    size = len(target) if max_examples is None else min(len(target), max_examples - done)
+    done += size
+    yield Inputs(context.frames[:size], context.cameras[:size], query[:size], target[:size])
+
+
+def _mse(images, targets):
+  """Per-example mean squared error, [B]."""
+  return np.mean(np.square(np.asarray(images, np.float64) - targets), axis=(1, 2, 3))
+
+
+def _accumulate(sums, batch, sampled, mean_render):
+  """Adds a batch's per-example errors to `sums` (metric name -> sum over examples)."""
+  size = len(batch.target)
+  sums['generation_mse'] += _mse(sampled, batch.target).sum()
+  sums['mean_render_mse'] += _mse(mean_render, batch.target).sum()
+  sums['context_mean_mse'] += _mse(batch.frames.mean(axis=1), batch.target).sum()
+  nearest = batch.frames[np.arange(size),
+                         camera.nearest_context_view(batch.cameras, batch.query)]
+  sums['nearest_context_mse'] += _mse(nearest, batch.target).sum()
+
+
+def run_metrics(sess, model, config, max_examples, num_scenes, num_samples, progress):
+  """The metrics loop: runs the model on the test split and sums what the metrics need.
+
+  Args:
+    sess: a session of `model.graph` with the checkpoint restored.
+    model: the EvalGraph.
+    config: the GQNConfig.
+    max_examples: examples to evaluate (None: the whole split).
+    num_scenes: scenes of the first batch kept for the pictures.
+    num_samples: sampled renders per scene kept for the pictures.
+    progress: a progress bar with `update(done)` and `close()`.
+
+  Returns:
+    Totals.
+  """
+  sums = collections.defaultdict(float)
+  kl_per_step = np.zeros(config.SEQ_LENGTH)
+  num_examples = 0
+  pictures = None
+  sigma = None
+  generation = model.generation
+  for batch in batches(sess, model.next_batch, max_examples):
+    size = len(batch.target)
+    feed = dict(zip(model.inputs, batch))
+    terms, sampled, sigma = sess.run([model.elbo, generation.mu_target, model.sigma], feed)
+    mean_feed = dict(feed)
+    mean_feed.update(gqn_predictor.zero_noise_feed(model.noise, size, config))
+    fetch = {'mean_render': generation.mu_target}
+    if pictures is None:
+      fetch['canvases'] = generation.canvas_images
+    mean = sess.run(fetch, mean_feed)
+    if pictures is None:
+      samples = [sampled] + [sess.run(generation.mu_target, feed)
+                             for _ in range(num_samples - 1)]
+      pictures = pictures_lib.Pictures(
+          Inputs(*(array[:num_scenes] for array in batch)),
+          mean['mean_render'][:num_scenes],
+          [sample[:num_scenes] for sample in samples[:num_samples]],
+          [canvas[0] for canvas in mean['canvases']])
+    for key, value in (('elbo_nats', terms.elbo), ('target_llh_nats', terms.target_llh),
+                       ('kl_nats', terms.kl)):
+      sums[key] += float(value) * size  # the objective averages over the batch
+    kl_per_step += np.asarray(terms.kl_per_step, np.float64) * size
+    _accumulate(sums, batch, sampled, mean['mean_render'])
+    num_examples += size
+    progress.update(num_examples)
+  progress.close()
+  return Totals(sums, kl_per_step, num_examples, sigma, pictures)
+
+
+def metrics_dict(totals, config, resolved, checkpoint, step, dataset, seed):
+  """The metrics of metrics.json (see the module docstring), in their order.
+
+  Args:
+    totals: Totals of `run_metrics`, with examples.
+    config: the GQNConfig evaluated.
+    resolved: its model_dir.ResolvedConfig (source, inferred fields).
+    checkpoint, step, dataset, seed: what was evaluated, recorded with the metrics.
+  """
+  sums, num_examples = totals.sums, totals.num_examples
+  pixels = config.IMG_HEIGHT * config.IMG_WIDTH * config.IMG_CHANNELS
+  elbo_nats = sums['elbo_nats'] / num_examples
+  return collections.OrderedDict([
+      ('generation_mse', sums['generation_mse'] / num_examples),
+      ('mean_render_mse', sums['mean_render_mse'] / num_examples),
+      ('elbo_nats', elbo_nats),
+      ('target_llh_nats', sums['target_llh_nats'] / num_examples),
+      ('kl_nats', sums['kl_nats'] / num_examples),
+      ('bits_per_dim', (elbo_nats + pixels * math.log(256.0)) / (pixels * math.log(2.0))),
+      ('kl_per_step', (totals.kl_per_step / num_examples).tolist()),
+      ('pixel_sigma', float(totals.sigma)),
+      ('baselines', collections.OrderedDict([
+          ('context_mean_mse', sums['context_mean_mse'] / num_examples),
+          ('nearest_context_mse', sums['nearest_context_mse'] / num_examples)])),
+      ('num_examples', num_examples),
+      ('global_step', step),
+      ('checkpoint', checkpoint),
+      ('dataset', dataset),
+      ('seed', seed),
+      ('config_source', resolved.source),
+      ('inferred_fields', resolved.inferred),
+      ('config', config._asdict()),
+  ])
+
+
+def format_table(metrics):
+  """The metrics as aligned lines for the terminal."""
+  lines = []
+  for key in ('generation_mse', 'mean_render_mse', 'elbo_nats', 'target_llh_nats', 'kl_nats',
+              'bits_per_dim', 'pixel_sigma'):
+    lines.append('  %-28s %.6g' % (key, metrics[key]))
+  lines.append('  %-28s %s' % ('kl_per_step', ' '.join('%.4g' % v
+                                                         for v in metrics['kl_per_step'])))
+  for key, value in metrics['baselines'].items():
+    lines.append('  %-28s %.6g' % ('baseline ' + key, value))
+  return '\n'.join(lines)
+
+
+def render_flight(sess, model, config, scene, num_views, dataset, batch_size):
+  """Mean renders of the first scene of `scene` (Inputs) along its camera ring."""
+  poses = camera.flight_cameras(scene.cameras[0], num_views, dataset)
+  cameras = sess.run(model.encoded_poses, {model.raw_poses: poses})
+  images = []
+  for start in range(0, num_views, batch_size):
+    query = cameras[start:start + batch_size]
+    size = len(query)
+    feed = {model.inputs.frames: np.repeat(scene.frames[:1], size, axis=0),
+            model.inputs.cameras: np.repeat(scene.cameras[:1], size, axis=0),
+            model.inputs.query: query}
+    feed.update(gqn_predictor.zero_noise_feed(model.noise, size, config))
+    images.append(sess.run(model.generation.mu_target, feed))
+  return np.concatenate(images)
+
+
+def _write_json(path, values):
+  with tf.io.gfile.GFile(path, 'w') as f:
+    f.write(json.dumps(values, indent=2) + '\n')
+  return path
+
+
+class _Progress(object):
+  """A one-line progress bar on stderr."""
+
+  def __init__(self, total, enabled):
+    self._total, self._enabled, self._start = total, enabled, time.time()
+
+  def update(self, done):
+    if not self._enabled:
+      return
+    rate = done / max(time.time() - self._start, 1e-9)
+    total = '/%d' % self._total if self._total else ''
+    filled = int(30 * done / self._total) if self._total else 0
+    sys.stderr.write('\revaluating [%-30s] %d%s examples, %.1f/s' % (
+        '#' * filled, done, total, rate))
+    sys.stderr.flush()
+
+  def close(self):
+    if self._enabled:
+      sys.stderr.write('\n')
+
+
+def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
+             config_overrides=None, max_examples=256, batch_size=16, output_dir=None,
+             seed=0, flight=0, export_dir=None, num_scenes=4, num_samples=3, progress=True,
+             skip_corrupt_records=False):
+  """Evaluates a checkpoint, writes metrics.json and pictures; returns the metrics.
+
+  Args:
+    model_dir: the model directory (its gqn_config.json if any, its latest checkpoint).
+    data_dir: root of the gqn-datasets directories.
+    dataset: dataset name (see gqn_tfr_provider.dataset_names()).
+    checkpoint: a checkpoint prefix; None takes model_dir's latest.
+    preset: preset name for models without gqn_config.json (None: 'default').
+    config_overrides: dict of GQNConfig fields set by flags.
+    max_examples: examples of the test split to evaluate (in file order); 0 or None
+      evaluates all of it.
+    batch_size: examples per batch.
+    output_dir: where metrics and pictures go; None is <model_dir>/eval.
+    seed: seeds the views that make up each example and the latent draws: a rerun
+      evaluates the same examples and pictures the same samples.
+    flight: frames of flight.gif (0: none).
+    export_dir: when given, a new directory for a SavedModel of the mean render.
+    num_scenes: scenes (rows) in scenes.png, at most batch_size.
+    num_samples: sampled renders per scene in scenes.png.
+    progress: show a progress bar on stderr.
+    skip_corrupt_records: skip bad records of the test split (damaged files, frames
+      that are not JPEG images of the dataset's size, non-finite cameras) and report
+      them, instead of stopping with the error naming the first.
+
+  Returns:
+    The metrics dict written to metrics.json (see the module docstring).
+
+  Raises:
+    ValueError: unknown dataset, no checkpoint, a config that contradicts
+      gqn_config.json or the checkpoint (CheckpointMismatchError), a checkpoint with
+      missing or cut short files (checkpoints.CheckpointStateError), a bad record
+      (record_check.CorruptRecordError), an existing export_dir, or a bad number.
+    FileNotFoundError: the dataset's test split is not in data_dir.
+  """
+  # Every check of the input comes before anything runs.
+  gqn_tfr_provider.dataset_info(dataset)
+  for name, value, least in (('batch_size', batch_size, 1), ('flight', flight, 0),
+                             ('num_scenes', num_scenes, 1), ('num_samples', num_samples, 0),
+                             ('max_examples', max_examples or 0, 0)):
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+      raise ValueError('%s is %r; it must be an integer >= %d.' % (name, value, least))
+  max_examples = max_examples or None
+  if export_dir and tf.io.gfile.exists(export_dir):
+    raise ValueError('The export directory %s exists already; pass a new one.' % export_dir)
+  checkpoint = checkpoints.find_checkpoint(checkpoint or model_dir)
+  checkpoints.check_restorable(checkpoint)
+  resolved = model_dir_lib.resolve_config(model_dir, preset, config_overrides, checkpoint)
+  config = resolved.config
+  step = checkpoints.global_step(checkpoint) or 0
+  bad_records = record_check.BadRecords(skip=skip_corrupt_records)
+  model = build_eval_graph(config, checkpoint, step, data_dir, dataset, batch_size, seed,
+                           bad_records)
+  output_dir = output_dir or os.path.join(model_dir, 'eval')
+  tf.logging.info('Evaluating %s on %s; config: %s.', checkpoint, dataset, resolved.source)
+
+  flight_images = None
+  with tf.Session(graph=model.graph) as sess:
+    model.saver.restore(sess, checkpoint)
+    totals = run_metrics(sess, model, config, max_examples, num_scenes, num_samples,
+                         _Progress(max_examples, progress))
+    if totals.num_examples and flight:
+      flight_images = render_flight(sess, model, config, totals.pictures.scenes, flight,
+                                    dataset, batch_size)
+  # Metrics of a split cut short by a bad record would look valid: refuse them.
+  if bad_records.count:
+    tf.logging.warning(bad_records.summary())
+  bad_records.raise_if_stopped()
+  if not totals.num_examples:
+    raise ValueError('The test split of %s in %s holds no examples.' % (dataset, data_dir))
+
+  metrics = metrics_dict(totals, config, resolved, checkpoint, step, dataset, seed)
+  tf.io.gfile.makedirs(output_dir)
+  written = [_write_json(os.path.join(output_dir, 'metrics.json'), metrics)]
+  written += pictures_lib.write_pictures(output_dir, totals.pictures, config)
+  if flight_images is not None:
+    written.append(pictures_lib.write_gif(os.path.join(output_dir, 'flight.gif'),
+                                          flight_images, config))
+  if export_dir:
+    written.append(gqn_predictor.export_saved_model(export_dir, checkpoint, config))
+
+  print('%s, %d examples of %s, global step %d:' % (checkpoint, totals.num_examples, dataset,
+                                                    step))
+  print(format_table(metrics))
+  print('Wrote: %s' % '\n       '.join(written))
+  return metrics

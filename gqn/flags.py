@@ -1,0 +1,71 @@
+"""The command-line flags that set GQNConfig fields, defined once for every entry point.
+
+train_gqn_draw.py and eval_gqn.py call `define_config_flags`; `config_overrides` reads
+the fields the user set back from the parsed flags, and `flag_of` names the flag of a
+field in error messages. A flag left unset (None) sets nothing, so the preset or the
+model directory's gqn_config.json decides.
+"""
+
+import collections
+
+from gqn import gqn_params
+
+# Flag -> the GQNConfig fields it sets, for every flag of any entry point.
+FLAG_FIELDS = collections.OrderedDict([
+    ('enc_type', ('ENC_TYPE',)),
+    ('seq_length', ('SEQ_LENGTH',)),
+    ('context_size', ('CONTEXT_SIZE',)),
+    ('img_size', ('IMG_HEIGHT', 'IMG_WIDTH')),
+    ('adam_lr_alpha', ('ADAM_LR_ALPHA',)),
+    ('adam_lr_beta', ('ADAM_LR_BETA',)),
+    ('anneal_lr_tau', ('ANNEAL_LR_TAU',)),
+])
+
+
+def define_config_flags(parser, encoder=False, schedule=False):
+  """Adds --preset and the config flags to an argparse parser.
+
+  Args:
+    parser: an argparse.ArgumentParser (or argument group).
+    encoder: add --enc_type (evaluation: tf-gqn's snapshots need it; training takes the
+      encoder from the preset).
+    schedule: add the learning-rate schedule's flags (training).
+  """
+  parser.add_argument('--preset', choices=list(gqn_params.PRESETS), default=None,
+                      help='Named config (default: "default", the tf-gqn model; for '
+                      'evaluation, the one the model was trained with).')
+  if encoder:
+    parser.add_argument('--enc_type', choices=gqn_params.ENCODER_TYPES, default=None,
+                        help='Scene encoder (default: read off the checkpoint).')
+  parser.add_argument('--seq_length', type=int, default=None, help='DRAW steps L.')
+  parser.add_argument('--context_size', type=int, default=None, help='Context views K.')
+  parser.add_argument('--img_size', type=int, default=None,
+                      help='Frame size the model works at; frames are resized to it.')
+  if schedule:
+    parser.add_argument('--adam_lr_alpha', type=float, default=None,
+                        help='Initial learning rate (tf-gqn: 5e-4).')
+    parser.add_argument('--adam_lr_beta', type=float, default=None,
+                        help='Final learning rate (tf-gqn: 5e-5).')
+    parser.add_argument('--anneal_lr_tau', type=int, default=None,
+                        help='Steps over which the learning rate anneals.')
+
+
+def config_overrides(args):
+  """GQNConfig fields set by the flags the user gave, from parsed argparse `args`.
+
+  A flag left unset (None) or that the tool does not have sets nothing.
+  """
+  overrides = {}
+  for flag, fields in FLAG_FIELDS.items():
+    value = getattr(args, flag, None)
+    if value is not None:
+      overrides.update((field, value) for field in fields)
+  return overrides
+
+
+def flag_of(field):
+  """The flag that sets GQNConfig field `field`, e.g. '--enc_type'; None if none does."""
+  for flag, fields in FLAG_FIELDS.items():
+    if field in fields:
+      return '--' + flag
+  return None

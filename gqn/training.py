@@ -1,0 +1,205 @@
+"""Training a GQN: the run options, the input functions and the training loop.
+
+train_gqn_draw.py is its command line; `train` is the function a test or a script calls:
+
+    train(gqn_params.tiny_config(), data_dir, 'rooms_ring_camera', model_dir,
+          TrainOptions(batch_size=4, max_steps=100))
+"""
+
+import collections
+import contextlib
+
+import tensorflow.compat.v1 as tf
+
+from data_provider import gqn_tfr_provider
+from data_provider import record_check
+from gqn import checkpoints
+from gqn import distribute as distribute_lib
+from gqn import estimator as estimator_lib
+from gqn import interrupts
+from gqn import loss_guard
+from gqn import model_dir as model_dir_lib
+
+# How a run trains, apart from the config and the data's and model's places; the fields
+# are named as train_gqn_draw.py's flags.
+#   batch_size: examples per step of one replica; with N replicas training synchronously
+#     one step is one update on N * batch_size examples (see gqn/distribute.py).
+#   train_epochs: passes over the training files (None: no limit).
+#   max_steps: stop at this global step (None: no limit). With neither, training runs
+#     until it is stopped, checkpointing every `chkpt_steps`.
+#   chkpt_steps: checkpoint interval in steps.
+#   log_steps: interval of the log line (loss, L2, steps/s) and of summaries.
+#   debug: write image and scalar summaries for TensorBoard.
+#   initial_eval: evaluate on the test split before training.
+#   memcap: fraction of GPU memory the process may take.
+#   queue_threads: parallel reader/decoder threads.
+#   queue_buffer: shuffle buffer, in examples.
+#   seed: graph and input-pipeline seed.
+#   distribution: a gqn.distribute.Distribution; None trains on one device.
+#   eval_steps: cluster modes: batches of the test split per evaluation (evaluator task).
+#   eval_throttle_secs: cluster modes: least seconds between two evaluations.
+#   skip_corrupt_records: skip bad records (damaged files, frames that are not JPEG
+#     images of the dataset's size, non-finite cameras) and report them at the end,
+#     instead of stopping at the first.
+#   xla: compile the graphs with XLA (global JIT).
+#   mixed_precision: None, 'float16' or 'bfloat16': the compute dtype; variables and
+#     checkpoints stay float32.
+_TRAIN_DEFAULTS = collections.OrderedDict([
+    ('batch_size', 36), ('train_epochs', None), ('max_steps', None), ('chkpt_steps', 10000),
+    ('log_steps', 100), ('debug', False), ('initial_eval', False), ('memcap', 1.0),
+    ('queue_threads', 4), ('queue_buffer', 64), ('seed', None), ('distribution', None),
+    ('eval_steps', 10), ('eval_throttle_secs', 600), ('skip_corrupt_records', False),
+    ('xla', False), ('mixed_precision', None)])
+TrainOptions = collections.namedtuple('TrainOptions', list(_TRAIN_DEFAULTS),
+                                      defaults=list(_TRAIN_DEFAULTS.values()))
+
+
+def make_input_fn(config, data_dir, dataset, mode, options, num_epochs=1, bad_records=None,
+                  distributed=False):
+  """The Estimator's input_fn for `dataset`'s split of `mode`.
+
+  Args:
+    config: the GQNConfig (CONTEXT_SIZE, IMG_HEIGHT).
+    data_dir, dataset: the gqn-datasets root and the dataset's name.
+    mode: a tf.estimator.ModeKeys value (TRAIN reads the train split, else test).
+    options: TrainOptions (batch_size, queue_threads, queue_buffer, seed).
+    num_epochs: passes over the files (None: no limit).
+    bad_records: a record_check.BadRecords, or None.
+    distributed: for an Estimator with a distribution strategy: the input_fn then takes
+      the tf.distribute.InputContext of its worker and returns a dataset of batches of
+      `batch_size` that the Estimator hands to the worker's replicas in turn
+      (`batch_size` is per replica); each worker reads its share of the files, with its
+      own shuffle seed.
+
+  Returns:
+    A function of no arguments (of `input_context` when distributed).
+  """
+  arguments = dict(
+      dataset=dataset, context_size=config.CONTEXT_SIZE, root=data_dir, mode=mode,
+      batch_size=options.batch_size, num_epochs=num_epochs,
+      custom_frame_size=config.IMG_HEIGHT, num_threads=options.queue_threads,
+      buffer_size=options.queue_buffer, bad_records=bad_records)
+
+  if distributed:
+    def distributed_input_fn(input_context=None):
+      return gqn_tfr_provider.gqn_dataset(
+          seed=distribute_lib.pipeline_seed(options.seed, input_context),
+          input_context=input_context, **arguments)
+    return distributed_input_fn
+  return lambda: gqn_tfr_provider.gqn_input_fn(seed=options.seed, **arguments)
+
+
+def check_dataset(config, data_dir, dataset, mode=tf.estimator.ModeKeys.TRAIN):
+  """Raises the data provider's clear error now, before any graph is built or trained.
+
+  A missing directory, an unknown dataset or a context size the dataset cannot give
+  would otherwise surface deep inside `Estimator.train` as a stack trace.
+  """
+  with tf.Graph().as_default():
+    gqn_tfr_provider.gqn_dataset(
+        dataset=dataset, context_size=config.CONTEXT_SIZE, root=data_dir, mode=mode,
+        custom_frame_size=config.IMG_HEIGHT)
+
+
+def train(config, data_dir, dataset, model_dir, options=None):
+  """Trains a GQN; returns the global step reached.
+
+  Stopping is safe at any moment: the same call continues from the newest complete
+  checkpoint (see gqn/checkpoints.py, gqn/interrupts.py). SIGINT / SIGTERM save a checkpoint first.
+
+  With a `distribution` of a cluster mode every process of the cluster calls this with
+  the same arguments (its role comes from TF_CONFIG): the chief and the workers train,
+  the evaluator evaluates each new checkpoint, a parameter server serves until killed.
+  Only the chief writes checkpoints, summaries and gqn_config.json.
+
+  Args:
+    config: the GQNConfig (written to `model_dir/gqn_config.json`).
+    data_dir: root of the gqn-datasets directories.
+    dataset: dataset name (a key of the data provider's table).
+    model_dir: where checkpoints, summaries and the config go.
+    options: TrainOptions (None: the defaults).
+
+  Returns:
+    The global step of the latest checkpoint in `model_dir` (None if a cluster task
+    finds none there).
+
+  Raises:
+    ValueError: bad data directory, records (record_check.CorruptRecordError, after
+      saving a checkpoint) or checkpoint (checkpoints.CheckpointMismatchError,
+      checkpoints.CheckpointStateError).
+    loss_guard.NonFiniteLossError: the loss became NaN / Inf (no update applied).
+    interrupts.TrainingInterrupted: SIGINT / SIGTERM, after saving a checkpoint.
+  """
+  options = options or TrainOptions()
+  batch_size, seed = options.batch_size, options.seed
+  distribution = options.distribution or distribute_lib.make_distribution(
+      distribute_lib.NONE)
+  in_cluster = distribution.mode in distribute_lib.CLUSTER_MODES
+  if in_cluster and options.initial_eval:
+    raise ValueError('--initial_eval evaluates before training on one machine; in a '
+                     'cluster the evaluator task (TF_CONFIG "type": "evaluator") '
+                     'evaluates every new checkpoint instead. Drop --initial_eval.')
+  role = distribution.task.task_type if distribution.task else None
+  if role == distribute_lib.EVALUATOR:
+    check_dataset(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL)
+  elif role != distribute_lib.PS:  # A parameter server reads no data.
+    check_dataset(config, data_dir, dataset)
+  if distribute_lib.is_chief(distribution.task):
+    # Before the config is written: a checkpoint that does not fit it is refused.
+    checkpoints.resume_checkpoint(model_dir, config)
+    model_dir_lib.write_config(model_dir, config)
+  bad_records = record_check.BadRecords(skip=options.skip_corrupt_records)
+  graph_seed = seed
+  if seed is not None:
+    # Trainers draw independent noise; MultiWorkerMirrored broadcasts the chief's
+    # initial variables and parameter servers hold one copy, so the model starts equal.
+    graph_seed += distribute_lib.worker_id(distribution.task)
+  estimator = estimator_lib.make_estimator(
+      config, model_dir, options.debug, options.log_steps, options.chkpt_steps,
+      options.memcap, graph_seed, distribution=distribution, xla=options.xla,
+      mixed_precision=options.mixed_precision)
+  tf.logging.info('Training a GQN (batch size %d per replica) on %s in %s; config: %s',
+                  batch_size, dataset, model_dir, config)
+  tf.logging.info(distribute_lib.describe(distribution, batch_size))
+  tf.logging.info('Learning rate %g -> %g over ANNEAL_LR_TAU = %d global steps; a global '
+                  'step is one update, so the schedule does not change with the number '
+                  'of replicas.', config.ADAM_LR_ALPHA, config.ADAM_LR_BETA,
+                  config.ANNEAL_LR_TAU)
+  train_input_fn = make_input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN,
+                                 options, options.train_epochs, bad_records,
+                                 distributed=distribution.strategy is not None)
+  eval_input_fn = make_input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL,
+                                options, 1, bad_records)
+  with interrupts.StopOnSignals() as stop, _non_finite_loss_errors(model_dir, config):
+    if in_cluster:
+      tf.estimator.train_and_evaluate(
+          estimator, tf.estimator.TrainSpec(train_input_fn, max_steps=options.max_steps,
+                                            hooks=[stop.hook()]),
+          tf.estimator.EvalSpec(eval_input_fn, steps=options.eval_steps, start_delay_secs=0,
+                                throttle_secs=options.eval_throttle_secs))
+    else:
+      if options.initial_eval:
+        estimator.evaluate(eval_input_fn)
+        bad_records.raise_if_stopped()
+      if stop.signum is None:
+        estimator.train(train_input_fn, max_steps=options.max_steps, hooks=[stop.hook()])
+  if bad_records.count:
+    tf.logging.warning(bad_records.summary())
+  bad_records.raise_if_stopped()
+  checkpoint = estimator.latest_checkpoint()
+  step = None if checkpoint is None else tf.train.load_variable(checkpoint, 'global_step')
+  if stop.signum is not None:
+    raise interrupts.TrainingInterrupted(stop.signum, step, checkpoint)
+  return step
+
+
+@contextlib.contextmanager
+def _non_finite_loss_errors(model_dir, config):
+  """Turns the error of a NaN / Inf loss (loss_guard.loss_guard) into one naming the step."""
+  try:
+    yield
+  except tf.errors.InvalidArgumentError as error:
+    non_finite = loss_guard.non_finite_loss_error(error, model_dir, config)
+    if non_finite is None:
+      raise
+    raise non_finite from None
