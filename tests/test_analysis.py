@@ -114,8 +114,8 @@ def test_analyses_end_to_end_on_a_trained_tiny_model(tmp_path, capsys):
   render.render_dataset(data_dir, DATASET, train_scenes=60, test_scenes=20, seed=0,
                         workers=2, progress=False)
   training.train(gqn_params.tiny_config(), data_dir, DATASET, model_dir,
-                 training.TrainOptions(batch_size=8, max_steps=120, chkpt_steps=120,
-                                       log_steps=120, seed=0, queue_threads=2,
+                 training.TrainOptions(batch_size=8, max_steps=80, chkpt_steps=80,
+                                       log_steps=80, seed=0, queue_threads=2,
                                        queue_buffer=16))
   code = analyze_gqn.main([
       '--model_dir', model_dir, '--data_dir', data_dir, '--dataset', DATASET,
@@ -151,3 +151,22 @@ def test_analyses_end_to_end_on_a_trained_tiny_model(tmp_path, capsys):
   assert set(algebra['overall']) == {'algebra', 'render_r_a', 'render_r_c'}
   assert set(algebra['per_factor']) == {'wall_colour', 'floor_colour', 'object_shape',
                                         'object_colour', 'object_position', 'object_size'}
+
+
+def test_vae_representation_restores_the_gqn_vae_encoder(tmp_path):
+  gqn_vae = pytest.importorskip('gqn.gqn_vae')
+  tf = pytest.importorskip('tensorflow.compat.v1')
+  config = gqn_params.tiny_config()
+  rng = np.random.default_rng(3)
+  frames = rng.uniform(size=(2, 3, config.IMG_HEIGHT, config.IMG_WIDTH, 3)).astype(np.float32)
+  cameras = rng.normal(size=(2, 3, config.POSE_CHANNELS)).astype(np.float32)
+  prefix = str(tmp_path / 'model.ckpt-0')
+  with tf.Graph().as_default():
+    outputs = gqn_vae.gqn_vae(tf.constant(cameras[:, 0]), tf.constant(frames),
+                              tf.constant(cameras), config, generate=True)
+    with tf.Session() as session:
+      session.run(tf.global_variables_initializer())
+      expected = session.run(outputs.representation)
+      tf.train.Saver().save(session, prefix)
+  encode = analysis.vae_representation(config, prefix)
+  np.testing.assert_allclose(encode(frames, cameras), expected, rtol=1e-5, atol=1e-5)
