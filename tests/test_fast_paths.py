@@ -16,12 +16,13 @@ import train_gqn_draw
 from bench import bench_gqn
 from bench import flops as flops_lib
 from data_provider.gqn_tfr_provider import Context, Query
+from gqn import fast_unroll
 from gqn import gqn_draw
 from gqn import gqn_graph
 from gqn import gqn_model
 from gqn import gqn_objective
 from gqn import gqn_params
-from gqn import gqn_utils
+from gqn import precision as precision_lib
 from tests import fake_data
 from tests.data import reference_weights
 
@@ -208,8 +209,8 @@ def test_conv2d_of_constant_maps_is_the_convolution_of_the_tiled_map(height, wid
   with tf.Graph().as_default(), tf.Session() as sess:
     maps = tf.tile(tf.constant(vectors)[:, tf.newaxis, tf.newaxis], [1, height, width, 1])
     want = tf.nn.conv2d(maps, tf.constant(kernel), [1, 1, 1, 1], 'SAME')
-    got = gqn_utils.conv2d_of_constant_maps(tf.constant(vectors), tf.constant(kernel),
-                                            height, width)
+    got = fast_unroll.conv2d_of_constant_maps(tf.constant(vectors), tf.constant(kernel),
+                                              height, width)
     got, want = sess.run([got, want])
   assert got.shape == (3, height, width, 8)
   np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
@@ -222,7 +223,7 @@ def test_block_conv2d_transpose_is_the_transposed_convolution():
   with tf.Graph().as_default(), tf.Session() as sess:
     want = tf.nn.conv2d_transpose(tf.constant(inputs), tf.constant(kernel), [2, 12, 20, 7],
                                   [1, 4, 4, 1], 'SAME')
-    got = gqn_utils.block_conv2d_transpose(tf.constant(inputs), tf.constant(kernel))
+    got = fast_unroll.block_conv2d_transpose(tf.constant(inputs), tf.constant(kernel))
     got, want = sess.run([got, want])
   np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
@@ -275,7 +276,7 @@ def test_mixed_precision_trains_a_step_with_float32_variables(precision):
                                        {'gqn_params': config, 'mixed_precision': precision})
     assert _variable_lines(tf.global_variables()) == float32_variables
     convolutions = [op for op in graph.get_operations() if op.type == 'Conv2D']
-    assert convolutions and all(op.get_attr('T') == gqn_utils.compute_dtype(precision)
+    assert convolutions and all(op.get_attr('T') == precision_lib.compute_dtype(precision)
                                 for op in convolutions)
     assert spec.loss.dtype == tf.float32
     variables = tf.trainable_variables()
@@ -304,8 +305,9 @@ def test_float16_loss_scale_skips_non_finite_steps_and_halves():
     global_step = tf.train.get_or_create_global_step()
     factor = tf.placeholder(tf.float32, [])
     loss = weight * factor
-    train_op = gqn_utils.minimize(tf.train.GradientDescentOptimizer(0.1), loss, global_step,
-                                  tf.float16, initial_loss_scale=8.0, growth_interval=2)
+    train_op = precision_lib.minimize(tf.train.GradientDescentOptimizer(0.1), loss,
+                                      global_step, tf.float16, initial_loss_scale=8.0,
+                                      growth_interval=2)
     scale = [v for v in tf.local_variables() if v.op.name == 'loss_scale/scale'][0]
     assert 'loss_scale/scale' not in [v.op.name for v in tf.global_variables()]
     with tf.Session() as sess:
