@@ -1,5 +1,6 @@
-# GQN: `make test` runs the test suite, `make demo` renders a small rooms dataset,
-# trains the tiny preset on it and evaluates it. Both create .venv when needed.
+# GQN: `make test` runs the test suite, `make test-fast` all but the slow tests (for the
+# edit loop), `make demo` renders a small rooms dataset, trains the tiny preset on it and
+# evaluates it. All create .venv when needed.
 
 # TensorFlow with tf.estimator exists for Python 3.9-3.11 (TF 2.15) and <= 3.7 (TF 1.15).
 PYTHON ?= $(shell for p in python3.11 python3.10 python3.9 python3 python3.7; do \
@@ -8,7 +9,7 @@ PYTHON ?= $(shell for p in python3.11 python3.10 python3.9 python3 python3.7; do
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test demo bench venv clean
+.PHONY: test test-fast demo bench venv clean
 
 venv: $(VENV)/.installed
 
@@ -21,6 +22,9 @@ $(VENV)/.installed: requirements.txt
 
 test: venv
 	$(PY) -m pytest -q tests
+
+test-fast: venv
+	$(PY) -m pytest -q -m "not slow" tests
 
 demo: venv
 	$(PY) demo.py

@@ -12,6 +12,8 @@ from data_provider.scenes import render
 from gqn import gqn_model
 from gqn import gqn_params
 
+pytestmark = pytest.mark.slow  # Every test here takes more than 10 s.
+
 
 @pytest.fixture(scope='module')
 def rooms_dir(tmp_path_factory):

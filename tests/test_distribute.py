@@ -301,6 +301,7 @@ def _scalars(event_dir, tag):
   return values
 
 
+@pytest.mark.slow
 def test_mirrored_over_two_cpu_devices(data_dir, reference_variables, tmp_path):
   model_dir = str(tmp_path / 'model')
   log = str(tmp_path / 'mirrored.log')
@@ -322,6 +323,7 @@ def test_mirrored_over_two_cpu_devices(data_dir, reference_variables, tmp_path):
     assert 'device:CPU:1' in f.read()
 
 
+@pytest.mark.slow
 def test_multi_worker_cluster_with_an_evaluator(data_dir, reference_variables, tmp_path):
   model_dir = str(tmp_path / 'model')  # Shared by all tasks, as on a cluster file system.
   chief, worker = ['127.0.0.1:%d' % port for port in _free_ports(2)]
@@ -344,6 +346,7 @@ def test_multi_worker_cluster_with_an_evaluator(data_dir, reference_variables, t
   assert 4 in _scalars(os.path.join(model_dir, 'eval'), 'elbo')
 
 
+@pytest.mark.slow
 def test_parameter_server_cluster(data_dir, reference_variables, tmp_path):
   model_dir = str(tmp_path / 'model')
   chief, worker, ps = ['127.0.0.1:%d' % port for port in _free_ports(3)]

@@ -11,9 +11,7 @@ import pytest
 import eval_gqn
 from gqn import gqn_params
 from gqn import model_dir as model_dir_lib
-# Fixtures shared with the other model tests; each model is made once per session.
-from tests.snapshot import (  # pylint: disable=unused-import
-    DATASET, fake_data_dir, reference_snapshot, tiny_model)
+from tests.snapshot import DATASET
 
 METRIC_KEYS = ('generation_mse', 'mean_render_mse', 'elbo_nats', 'target_llh_nats', 'kl_nats',
                'bits_per_dim', 'pixel_sigma')
@@ -37,6 +35,7 @@ def _check_metrics(metrics, num_examples, seq_length, pixels):
     assert 0 < value < 1
 
 
+@pytest.mark.slow
 def test_snapshot_without_config_is_evaluated_and_rendered(reference_snapshot, fake_data_dir,
                                                            tmp_path, capsys):
   output_dir = str(tmp_path / 'eval')
@@ -83,6 +82,7 @@ def test_config_contradicting_the_snapshot_is_refused(reference_snapshot, fake_d
   assert not os.path.exists(output_dir)
 
 
+@pytest.mark.slow
 def test_tiny_model_metrics_pictures_reproducibility_and_export(tiny_model, fake_data_dir,
                                                                 tmp_path):
   export_dir = str(tmp_path / 'export')

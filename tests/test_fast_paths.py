@@ -88,6 +88,7 @@ def _graph_results(config, implementation):
   return _run_with_reference_weights(graph, fetches)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('enc_type,prior_before_update', CASES)
 def test_loss_gradients_and_images_match_the_reference(enc_type, prior_before_update):
   config = _config(enc_type, prior_before_update)
@@ -124,6 +125,7 @@ def _model_fn_results(config, mode, implementation):
   return _run_with_reference_weights(graph, fetches)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('enc_type', ['pool', 'tower'])
 def test_model_fn_modes_match_the_reference(enc_type):
   config = _config(enc_type)
@@ -179,6 +181,7 @@ def test_fast_path_never_forms_the_canvas():
     assert _canvas_sized_ops(config, 'reference', mode), mode  # the test can see them
 
 
+@pytest.mark.slow
 def test_fast_path_counts_fewer_flops_and_has_one_noise_op_per_step():
   config = gqn_params.default_config()
   flops, noise_ops = {}, {}
@@ -263,6 +266,7 @@ def _variable_lines(variables):
                 for v in variables)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('precision', ['bfloat16', 'float16'])
 def test_mixed_precision_trains_a_step_with_float32_variables(precision):
   config = _config()
@@ -335,6 +339,7 @@ def test_train_flags_reach_the_estimator(monkeypatch):
   assert '--tf_xla_cpu_global_jit' in os.environ.get('TF_XLA_FLAGS', '')
 
 
+@pytest.mark.slow
 def test_bench_reports_both_implementations_and_the_pipeline(tmp_path):
   data_dir = str(tmp_path / 'data')
   fake_data.write_fake_dataset(data_dir, bench_gqn.PIPELINE_DATASET, 'train', num_files=2,

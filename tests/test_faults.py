@@ -28,7 +28,6 @@ from gqn import checkpoints
 from gqn import interrupts
 from gqn import loss_guard
 from tests import fake_data
-from tests.snapshot import fake_data_dir, tiny_model  # pylint: disable=unused-import
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATASET = 'rooms_ring_camera'
@@ -292,6 +291,7 @@ def test_checkpoint_that_does_not_fit_the_config_is_refused(tmp_path, capfd, tin
   assert tf.train.latest_checkpoint(model_dir).endswith('model.ckpt-4')
 
 
+@pytest.mark.slow
 def test_bad_record_stops_training_after_a_checkpoint_then_skipping_trains_on(
     tmp_path, capfd, caplog):
   data_dir = str(tmp_path / 'data')
@@ -321,6 +321,7 @@ def test_bad_record_stops_training_after_a_checkpoint_then_skipping_trains_on(
 
 # Numerical faults ------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_nan_loss_stops_naming_the_step_and_no_checkpoint_holds_it(
     tmp_path, capfd, fake_data_dir):
   model_dir = str(tmp_path / 'model')
@@ -399,6 +400,7 @@ def test_incomplete_checkpoints_fall_back_to_the_newest_complete_one(tmp_path, t
   assert checkpoints.recover_checkpoint_state(str(tmp_path / 'new')) is None
 
 
+@pytest.mark.slow
 def test_leftovers_of_a_kill_during_a_save_do_not_break_the_restart(
     tmp_path, capfd, caplog, tiny_model, fake_data_dir):
   model_dir = _copy(tiny_model, tmp_path)
@@ -423,6 +425,7 @@ def test_leftovers_of_a_kill_during_a_save_do_not_break_the_restart(
   assert not os.path.exists(temp) and not os.path.exists(meta_tmp)
 
 
+@pytest.mark.slow
 def test_eval_stops_at_a_bad_record_or_skips_it_and_refuses_a_damaged_checkpoint(
     tmp_path, capfd, caplog, tiny_model, fake_data_dir):
   data_dir = str(tmp_path / 'data')
@@ -492,6 +495,7 @@ def _read(path):
     return f.read()
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_save_then_the_same_command_continues_to_max_steps(
     tmp_path, fake_data_dir):
   model_dir = str(tmp_path / 'model')
@@ -520,6 +524,7 @@ def test_kill_9_during_a_save_then_the_same_command_continues_to_max_steps(
   assert min(saved_steps) == reached and max(saved_steps) == 12
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT])
 def test_signal_saves_a_checkpoint_of_the_step_reached_and_exits(tmp_path, fake_data_dir,
                                                                  signum):

@@ -13,9 +13,6 @@ from gqn import gqn_params
 from gqn import gqn_predictor
 from tests import fake_data
 from tests.data import reference_weights
-# Fixtures shared with the other model tests; each model is made once per session.
-from tests.snapshot import (  # pylint: disable=unused-import
-    fake_data_dir, reference_snapshot, tiny_model)
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data')
 
@@ -133,6 +130,7 @@ def test_bad_inputs_are_refused_with_what_to_do(tiny_predictor):
   assert tiny_predictor.num_context_views == 0
 
 
+@pytest.mark.slow
 def test_export_serves_the_mean_render(tiny_model, tiny_predictor, tmp_path):
   export_dir = str(tmp_path / 'export' / '1')
   assert gqn_predictor.export_saved_model(export_dir, tiny_model) == export_dir

@@ -12,12 +12,15 @@ import threading
 import time
 
 import numpy as np
+import pytest
 import tensorflow.compat.v1 as tf
 
 from data_provider import gqn_tfr_provider
 from data_provider import record_check
 from data_provider import records
 from tests import fake_data
+
+pytestmark = pytest.mark.slow  # Every test here takes more than 10 s.
 
 DATASET = 'rooms_ring_camera'
 CONTEXT = 3

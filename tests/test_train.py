@@ -32,6 +32,7 @@ def _summary_tags(model_dir):
   return tags
 
 
+@pytest.mark.slow
 def test_train_writes_checkpoint_config_and_debug_summaries(data_dir, tmp_path):
   model_dir = str(tmp_path / 'model')
   config = gqn_params.tiny_config()
