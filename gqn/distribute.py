@@ -44,6 +44,9 @@ import os
 
 import tensorflow.compat.v1 as tf
 
+# Each worker's input pipeline seed; the provider seeds its pipelines with it.
+from data_provider.gqn_tfr_provider import pipeline_seed  # pylint: disable=unused-import
+
 NONE = 'none'
 MIRRORED = 'mirrored'
 MULTI_WORKER = 'multi_worker'
@@ -365,14 +368,3 @@ def describe(distribution, batch_size):
           '= %d examples, and the global step counts the updates of all workers.'
           % (role, num_workers(task), len(task.cluster[PS]), replicas, batch_size,
              global_batch_size(distribution, batch_size)))
-
-
-def pipeline_seed(seed, input_context):
-  """The input-pipeline seed of one pipeline: distinct per pipeline, None stays None.
-
-  Pipelines already read disjoint files; distinct seeds also make their shuffles and
-  view choices independent instead of moving in lockstep.
-  """
-  if seed is None or input_context is None:
-    return seed
-  return seed + input_context.input_pipeline_id

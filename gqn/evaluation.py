@@ -17,7 +17,7 @@ Metrics, averaged over the evaluated examples (images in [0, 1]):
   kl_per_step      KL(q_l || pi_l) per DRAW step, nats per image
   baselines        context_mean_mse: the mean of the context views as the prediction;
                    nearest_context_mse: the context view whose camera is nearest the
-                   query camera (`nearest_context_view`)
+                   query camera (data_provider.camera.nearest_context_view)
 
 A new metric is a sum in `_accumulate` (per batch, weighted by examples) and a key in
 `metrics_dict`; `format_table` prints it.
@@ -27,14 +27,13 @@ import collections
 import json
 import math
 import os
-import sys
-import time
 
 import numpy as np
 import tensorflow.compat.v1 as tf
 
 from data_provider import camera
 from data_provider import gqn_tfr_provider
+from data_provider import progress as progress_lib
 from data_provider import record_check
 from gqn import checkpoints
 from gqn import gqn_graph
@@ -250,27 +249,6 @@ def _write_json(path, values):
   return path
 
 
-class _Progress(object):
-  """A one-line progress bar on stderr."""
-
-  def __init__(self, total, enabled):
-    self._total, self._enabled, self._start = total, enabled, time.time()
-
-  def update(self, done):
-    if not self._enabled:
-      return
-    rate = done / max(time.time() - self._start, 1e-9)
-    total = '/%d' % self._total if self._total else ''
-    filled = int(30 * done / self._total) if self._total else 0
-    sys.stderr.write('\revaluating [%-30s] %d%s examples, %.1f/s' % (
-        '#' * filled, done, total, rate))
-    sys.stderr.flush()
-
-  def close(self):
-    if self._enabled:
-      sys.stderr.write('\n')
-
-
 def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
              config_overrides=None, max_examples=256, batch_size=16, output_dir=None,
              seed=0, flight=0, export_dir=None, num_scenes=4, num_samples=3, progress=True,
@@ -333,8 +311,8 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   flight_images = None
   with tf.Session(graph=model.graph) as sess:
     model.saver.restore(sess, checkpoint)
-    totals = run_metrics(sess, model, config, max_examples, num_scenes, num_samples,
-                         _Progress(max_examples, progress))
+    bar = progress_lib.ProgressBar('evaluating', max_examples, 'examples', enabled=progress)
+    totals = run_metrics(sess, model, config, max_examples, num_scenes, num_samples, bar)
     if totals.num_examples and flight:
       flight_images = render_flight(sess, model, config, totals.pictures.scenes, flight,
                                     dataset, batch_size)

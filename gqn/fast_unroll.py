@@ -1,9 +1,9 @@
 """The fast DRAW unroll: the reference unroll's numbers through exact identities.
 
 The fast unroll (the default implementation) computes the numbers of gqn_draw.py's
-reference unroll, to float rounding, with far less
-arithmetic (~280 instead of ~440 GFLOP per training example at the default config),
-through exact identities only:
+reference unroll, to float rounding, with far less arithmetic (~280 instead of ~440
+GFLOP per training example at the default config), through exact identities only; it
+follows the same step order (gqn_draw.unroll_steps):
   * r and v^q are the same at every step, so their gate convolutions (and every bias)
     are computed once, and their gradients flow back once. With the pool encoder r and
     v^q are also the same at every position, so their convolutions are one product per
@@ -138,13 +138,13 @@ def images_from_hidden_sums(generator, eta_g, steps):
           for step, hidden_sum in enumerate(steps.hidden_sums)]
 
 
-def _step_invariant_gates(cell, representation, query_pose, height, width):
+def _step_invariant_gates(cell, representation, query_camera, height, width):
   """The gate pre-activations of r and v^q plus every bias: the same at every step.
 
   Args:
     cell: a ConvLSTMCell with inputs 'representation' and 'query_pose'.
     representation: [B, h, w, C_r], or [B, 1, 1, C_r] for an r constant over the grid.
-    query_pose: [B, 7].
+    query_camera: [B, 7].
     height, width: the LSTM grid.
 
   Returns:
@@ -158,7 +158,7 @@ def _step_invariant_gates(cell, representation, query_pose, height, width):
                                                 height, width)
   else:
     r_gates = tf.nn.conv2d(representation, r_kernel, [1, 1, 1, 1], 'SAME')
-  pose_gates = conv2d_of_constant_maps(query_pose, pose_kernel, height, width)
+  pose_gates = conv2d_of_constant_maps(query_camera, pose_kernel, height, width)
   return r_gates + pose_gates + cell.bias_sum(dtype)
 
 
@@ -308,23 +308,23 @@ _FastState = collections.namedtuple('_FastState', ['generator', 'inference', 'hi
 class _FastSteps(object):
   """The steps of `unroll_steps` with the step-invariant, zero and linear parts taken out."""
 
-  def __init__(self, representation, query_pose, seq_length, generator, prior, inference,
+  def __init__(self, representation, query_camera, seq_length, generator, prior, inference,
                posterior, target_frame):
     dtype = representation.dtype
     height, width = generator.grid
-    query_pose = cast_to(query_pose, dtype)
+    query_camera = cast_to(query_camera, dtype)
     batch = tf.shape(representation)[0]
     self._dtype = dtype
     self._generator = generator
     self._gen_convs = _cell_convolutions(
         generator.cell, ['z', 'h_g'],
-        _step_invariant_gates(generator.cell, representation, query_pose, height, width),
+        _step_invariant_gates(generator.cell, representation, query_camera, height, width),
         seq_length)
     self._prior_convs = _latent_convolutions(prior, batch, height, width, seq_length, dtype)
     if target_frame is not None:
       self._inf_convs = _cell_convolutions(
           inference.cell, ['h_g', 'h_e'],
-          _step_invariant_gates(inference.cell, representation, query_pose, height, width),
+          _step_invariant_gates(inference.cell, representation, query_camera, height, width),
           seq_length)
       self._posterior_convs = _latent_convolutions(posterior, batch, height, width,
                                                    seq_length, dtype)
@@ -363,7 +363,7 @@ class _FastSteps(object):
     return canvas_from_hidden_sum(self._generator, state.hidden_sum, step + 1), state.hidden_sum
 
 
-def fast_unroll(representation, query_pose, seq_length, generator, prior, inference=None,
+def fast_unroll(representation, query_camera, seq_length, generator, prior, inference=None,
                 posterior=None, target_frame=None, prior_before_update=False):
   """gqn_draw.reference_unroll's results (same arguments), computed as described above.
 
@@ -371,7 +371,7 @@ def fast_unroll(representation, query_pose, seq_length, generator, prior, infere
     (final GeneratorState, DrawSteps); the canvases of DrawSteps and of the state are
     computed only when fetched.
   """
-  steps_of = _FastSteps(representation, query_pose, seq_length, generator, prior,
+  steps_of = _FastSteps(representation, query_camera, seq_length, generator, prior,
                         inference, posterior, target_frame)
   state, steps = draw.unroll_steps(steps_of, seq_length, target_frame is not None,
                                    prior_before_update)

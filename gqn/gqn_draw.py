@@ -125,6 +125,7 @@ class GeneratorCore(object):
     self.grid = (config.ENC_HEIGHT, config.ENC_WIDTH)
     with tf.variable_scope('LSTM_gen'):
       with tf.variable_scope('GQNCell'):
+        # The input names make the variable names (`query_pose_LSTMConv/`, tf-gqn's).
         self.cell = ConvLSTMCell(
             [('representation', config.ENC_CHANNELS), ('query_pose', config.POSE_CHANNELS),
              ('z', config.Z_CHANNELS), ('h_g', hidden)],
@@ -262,14 +263,14 @@ _ReferenceState = collections.namedtuple('_ReferenceState',
 class _ReferenceSteps(object):
   """Every convolution at every step, and the canvas at image resolution."""
 
-  def __init__(self, representation, query_pose, generator, prior, inference, posterior,
+  def __init__(self, representation, query_camera, generator, prior, inference, posterior,
                target_frame):
     dtype = representation.dtype
     height, width = generator.grid
     if representation.shape.as_list()[1:3] == [1, 1]:
       representation = tf.tile(representation, [1, height, width, 1])
     self._representation = representation
-    self._query_map = layers.broadcast_pose(cast_to(query_pose, dtype), height, width)
+    self._query_map = layers.broadcast_pose(cast_to(query_camera, dtype), height, width)
     self._generator, self._prior = generator, prior
     self._inference, self._posterior = inference, posterior
     self._target_frame = target_frame
@@ -302,7 +303,7 @@ class _ReferenceSteps(object):
     return state.generator.canvas, state.hidden_sum
 
 
-def reference_unroll(representation, query_pose, seq_length, generator, prior,
+def reference_unroll(representation, query_camera, seq_length, generator, prior,
                      inference=None, posterior=None, target_frame=None,
                      prior_before_update=False):
   """Unrolls the DRAW renderer for `seq_length` steps, the plain way.
@@ -314,7 +315,7 @@ def reference_unroll(representation, query_pose, seq_length, generator, prior,
   Args:
     representation: the scene representation r, [B, h, w, C_r] on the LSTM grid, or
       [B, 1, 1, C_r] (pool encoder) for an r that is the same at every position.
-    query_pose: [B, 7] the query camera v^q.
+    query_camera: [B, 7] the query camera v^q.
     seq_length: L, the number of DRAW steps.
     generator: a GeneratorCore.
     prior: the LatentDistribution eta_pi.
@@ -328,7 +329,7 @@ def reference_unroll(representation, query_pose, seq_length, generator, prior,
     canvases have the dtype of `representation` (float16 / bfloat16 under mixed
     precision).
   """
-  steps_of = _ReferenceSteps(representation, query_pose, generator, prior, inference,
+  steps_of = _ReferenceSteps(representation, query_camera, generator, prior, inference,
                              posterior, target_frame)
   state, steps = unroll_steps(steps_of, seq_length, target_frame is not None,
                               prior_before_update)

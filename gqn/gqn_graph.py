@@ -33,7 +33,7 @@ def check_implementation(implementation):
                      % (implementation, ', '.join(repr(i) for i in IMPLEMENTATIONS)))
 
 
-def draw_unroll(representation, query_pose, seq_length, generator, prior, inference=None,
+def draw_unroll(representation, query_camera, seq_length, generator, prior, inference=None,
                 posterior=None, target_frame=None, prior_before_update=False,
                 implementation=DEFAULT_IMPLEMENTATION):
   """Unrolls the DRAW renderer; see gqn_draw.reference_unroll for the arguments.
@@ -44,7 +44,7 @@ def draw_unroll(representation, query_pose, seq_length, generator, prior, infere
     ValueError: unknown `implementation`.
   """
   check_implementation(implementation)
-  return _UNROLLS[implementation](representation, query_pose, seq_length, generator, prior,
+  return _UNROLLS[implementation](representation, query_camera, seq_length, generator, prior,
                                   inference, posterior, target_frame, prior_before_update)
 
 
@@ -71,6 +71,9 @@ def gqn_draw(query_pose, context_frames, context_poses, config, target_frame=Non
              generate=None, scope='GQN', implementation=DEFAULT_IMPLEMENTATION,
              compute_dtype=tf.float32):
   """Builds the GQN with the DRAW renderer.
+
+  The argument names are tf-gqn's; in the data provider's features they are
+  `query_camera` and `Context(frames, cameras)`.
 
   Args:
     query_pose: [B, 7] the query camera v^q.

@@ -54,39 +54,14 @@ TrainOptions = collections.namedtuple('TrainOptions', list(_TRAIN_DEFAULTS),
                                       defaults=list(_TRAIN_DEFAULTS.values()))
 
 
-def make_input_fn(config, data_dir, dataset, mode, options, num_epochs=1, bad_records=None,
-                  distributed=False):
-  """The Estimator's input_fn for `dataset`'s split of `mode`.
-
-  Args:
-    config: the GQNConfig (CONTEXT_SIZE, IMG_HEIGHT).
-    data_dir, dataset: the gqn-datasets root and the dataset's name.
-    mode: a tf.estimator.ModeKeys value (TRAIN reads the train split, else test).
-    options: TrainOptions (batch_size, queue_threads, queue_buffer, seed).
-    num_epochs: passes over the files (None: no limit).
-    bad_records: a record_check.BadRecords, or None.
-    distributed: for an Estimator with a distribution strategy: the input_fn then takes
-      the tf.distribute.InputContext of its worker and returns a dataset of batches of
-      `batch_size` that the Estimator hands to the worker's replicas in turn
-      (`batch_size` is per replica); each worker reads its share of the files, with its
-      own shuffle seed.
-
-  Returns:
-    A function of no arguments (of `input_context` when distributed).
-  """
-  arguments = dict(
-      dataset=dataset, context_size=config.CONTEXT_SIZE, root=data_dir, mode=mode,
-      batch_size=options.batch_size, num_epochs=num_epochs,
-      custom_frame_size=config.IMG_HEIGHT, num_threads=options.queue_threads,
-      buffer_size=options.queue_buffer, bad_records=bad_records)
-
-  if distributed:
-    def distributed_input_fn(input_context=None):
-      return gqn_tfr_provider.gqn_dataset(
-          seed=distribute_lib.pipeline_seed(options.seed, input_context),
-          input_context=input_context, **arguments)
-    return distributed_input_fn
-  return lambda: gqn_tfr_provider.gqn_input_fn(seed=options.seed, **arguments)
+def _input_fn(config, data_dir, dataset, mode, options, num_epochs, bad_records,
+              distributed=False):
+  """The provider's input_fn for the config's context size and frame size, and `options`."""
+  return gqn_tfr_provider.make_input_fn(
+      dataset, config.CONTEXT_SIZE, data_dir, mode, batch_size=options.batch_size,
+      num_epochs=num_epochs, custom_frame_size=config.IMG_HEIGHT,
+      num_threads=options.queue_threads, buffer_size=options.queue_buffer,
+      seed=options.seed, bad_records=bad_records, distributed=distributed)
 
 
 def check_dataset(config, data_dir, dataset, mode=tf.estimator.ModeKeys.TRAIN):
@@ -165,11 +140,11 @@ def train(config, data_dir, dataset, model_dir, options=None):
                   'step is one update, so the schedule does not change with the number '
                   'of replicas.', config.ADAM_LR_ALPHA, config.ADAM_LR_BETA,
                   config.ANNEAL_LR_TAU)
-  train_input_fn = make_input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN,
-                                 options, options.train_epochs, bad_records,
-                                 distributed=distribution.strategy is not None)
-  eval_input_fn = make_input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL,
-                                options, 1, bad_records)
+  train_input_fn = _input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN,
+                             options, options.train_epochs, bad_records,
+                             distributed=distribution.strategy is not None)
+  eval_input_fn = _input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL, options,
+                            1, bad_records)
   with interrupts.StopOnSignals() as stop, _non_finite_loss_errors(model_dir, config):
     if in_cluster:
       tf.estimator.train_and_evaluate(

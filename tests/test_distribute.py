@@ -14,9 +14,9 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 import train_gqn_draw
+from data_provider import gqn_tfr_provider
 from gqn import distribute
 from gqn import gqn_params
-from gqn import training
 from tests import fake_data
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -193,10 +193,10 @@ def _scene_ids(input_fn, input_context, num_batches):
 
 def test_workers_read_disjoint_files_with_their_own_seeds(data_dir):
   config = gqn_params.tiny_config()
-  input_fn = training.make_input_fn(
-      config, data_dir, DATASET, tf.estimator.ModeKeys.TRAIN,
-      training.TrainOptions(batch_size=2, queue_threads=2, queue_buffer=8, seed=3),
-      num_epochs=None, distributed=True)
+  input_fn = gqn_tfr_provider.make_input_fn(
+      DATASET, config.CONTEXT_SIZE, data_dir, tf.estimator.ModeKeys.TRAIN, batch_size=2,
+      num_epochs=None, custom_frame_size=config.IMG_HEIGHT, num_threads=2, buffer_size=8,
+      seed=3, distributed=True)
   scenes = []
   for pipeline in range(2):
     context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=pipeline)
