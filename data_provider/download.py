@@ -34,6 +34,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from data_provider import progress as progress_lib
+
 DEFAULT_SOURCE = 'https://storage.googleapis.com/gqn-dataset'
 DEFAULT_WORKERS = 4
 
@@ -82,7 +84,7 @@ def _human_duration(seconds):
   return '%d h %02d min' % (seconds // 3600, seconds % 3600 // 60)
 
 
-class _Progress(object):
+class _Progress(progress_lib.ProgressLine):
   """One progress line on stderr: bytes, files, rate and ETA, safe across threads.
 
   On a terminal the line is redrawn in place; in a log file a new line is written every
@@ -91,6 +93,8 @@ class _Progress(object):
 
   def __init__(self, label, total_bytes, done_bytes, total_files,
                tty_interval=0.2, log_interval=10.0):
+    super(_Progress, self).__init__(self._line, tty_interval=tty_interval,
+                                    log_interval=log_interval, draw_first_change=False)
     self._label = label
     self._total_bytes = total_bytes
     self._done_bytes = done_bytes
@@ -98,56 +102,32 @@ class _Progress(object):
     self._start_bytes = done_bytes
     self._total_files = total_files
     self._done_files = 0
-    self._tty = sys.stderr.isatty()
-    self._interval = tty_interval if self._tty else log_interval
-    self._start = time.time()
-    self._last_draw = self._start
-    self._drawn = False
-    self._lock = threading.Lock()
 
   def add_bytes(self, count):
     """Counts `count` more bytes on disk (negative when a file starts over)."""
-    with self._lock:
+    with self.lock:
       self._done_bytes += count
-      self._maybe_draw()
+      self.changed()
 
   def add_file(self):
-    with self._lock:
+    with self.lock:
       self._done_files += 1
-      self._maybe_draw()
+      self.changed()
 
-  def _maybe_draw(self):
-    now = time.time()
-    if now - self._last_draw >= self._interval:
-      self._last_draw = now
-      self._draw(now)
-
-  def _draw(self, now):
-    elapsed = max(now - self._start, 1e-9)
+  def _line(self, elapsed):
     rate = (self._done_bytes - self._start_bytes) / elapsed
     left = max(self._total_bytes - self._done_bytes, 0)
     eta = _human_duration(left / rate) if rate > 0 else '?'
     percent = 100.0 * self._done_bytes / max(self._total_bytes, 1)
-    line = ('%s: %s of %s (%.0f%%), %d of %d files, %s/s, ETA %s'
+    return ('%s: %s of %s (%.0f%%), %d of %d files, %s/s, ETA %s'
             % (self._label, _human_bytes(self._done_bytes),
                _human_bytes(self._total_bytes), percent, self._done_files,
                self._total_files, _human_bytes(rate), eta))
-    if self._tty:
-      # Pad so a shorter line fully covers the previous one.
-      sys.stderr.write('\r' + line.ljust(79))
-    else:
-      sys.stderr.write(line + '\n')
-    sys.stderr.flush()
-    self._drawn = True
 
   def close(self, success):
     """Draws the final state on success; ends a redrawn line so what follows starts clean."""
-    with self._lock:
-      if success and (self._tty or self._drawn):
-        self._draw(time.time())
-      if self._tty and self._drawn:
-        sys.stderr.write('\n')
-        sys.stderr.flush()
+    with self.lock:
+      super(_Progress, self).close(final=success and (self.tty or self.drawn))
 
 
 # What to fetch ---------------------------------------------------------------------------

@@ -16,10 +16,12 @@ class ProgressLine(object):
   """One status line on stderr whose text `describe(elapsed_seconds)` returns.
 
   Safe to call from several threads. Call `changed()` whenever the state behind the
-  text changes, and `close()` at the end.
+  text changes, and `close()` at the end. A subclass that keeps counters updates them
+  under `self.lock` (reentrant, so it may call `changed()` while holding it).
   """
 
-  def __init__(self, describe, enabled=True, tty_interval=0.2, log_interval=10.0):
+  def __init__(self, describe, enabled=True, tty_interval=0.2, log_interval=10.0,
+               draw_first_change=True):
     """Makes the line; nothing is drawn yet.
 
     Args:
@@ -27,19 +29,21 @@ class ProgressLine(object):
       enabled: False draws nothing at all.
       tty_interval: least seconds between two redraws on a terminal.
       log_interval: least seconds between two lines in a log file.
+      draw_first_change: draw at the first change; False waits one interval, so a
+        short run writes no line before `close`.
     """
     self._describe = describe
     self._enabled = enabled
-    self._tty = sys.stderr.isatty()
-    self._interval = tty_interval if self._tty else log_interval
+    self.tty = sys.stderr.isatty()
+    self._interval = tty_interval if self.tty else log_interval
     self._start = time.time()
-    self._last_draw = 0.0  # The first change draws at once.
-    self._drawn = False
-    self._lock = threading.Lock()
+    self._last_draw = 0.0 if draw_first_change else self._start
+    self.drawn = False
+    self.lock = threading.RLock()
 
   def changed(self):
     """Redraws the line if the interval has passed since the last draw."""
-    with self._lock:
+    with self.lock:
       now = time.time()
       if now - self._last_draw >= self._interval:
         self._last_draw = now
@@ -49,20 +53,20 @@ class ProgressLine(object):
     if not self._enabled:
       return
     line = self._describe(max(now - self._start, 1e-9))
-    if self._tty:
+    if self.tty:
       # Pad so a shorter line fully covers the previous one.
       sys.stderr.write('\r' + line.ljust(79))
     else:
       sys.stderr.write(line + '\n')
     sys.stderr.flush()
-    self._drawn = True
+    self.drawn = True
 
   def close(self, final=True):
     """Draws the final state (unless `final` is False) and ends a redrawn line."""
-    with self._lock:
+    with self.lock:
       if final:
         self._draw(time.time())
-      if self._enabled and self._tty and self._drawn:
+      if self._enabled and self.tty and self.drawn:
         sys.stderr.write('\n')
         sys.stderr.flush()
 
