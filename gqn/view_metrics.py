@@ -4,7 +4,7 @@ What view-synthesis papers report for a rendered view, computed per example on i
 [0, 1]:
   psnr_db        PSNR of the mean render, 10 log10(1 / MSE) (TensorFlow's tf.image.psnr).
   ssim           structural similarity of the mean render (tf.image.ssim, its default
-                 11 x 11 Gaussian window; images smaller than the window are refused).
+                 11 x 11 Gaussian window; NaN for images smaller than the window).
   best_of_n_mse  the smallest MSE among N renders drawn from the prior: a model that knows
                  what the context did not show should have one sample close to the truth.
   sample_spread  the per-pixel standard deviation across the N samples, averaged over the
@@ -29,16 +29,16 @@ class ImageQuality(object):
   """
 
   def __init__(self, height, width, channels=3):
-    if min(height, width) < SSIM_WINDOW:
-      raise ValueError('SSIM needs images of at least %d x %d pixels; these are %d x %d.'
-                       % (SSIM_WINDOW, SSIM_WINDOW, height, width))
     self._graph = tf.Graph()
     with self._graph.as_default():
       shape = [None, height, width, channels]
       self._images = tf.placeholder(tf.float32, shape, name='images')
       self._targets = tf.placeholder(tf.float32, shape, name='targets')
       self._psnr = tf.image.psnr(self._images, self._targets, max_val=1.0)
-      self._ssim = tf.image.ssim(self._images, self._targets, max_val=1.0)
+      # tf.image.ssim cannot take images smaller than its window: no SSIM for those.
+      self._ssim = (tf.image.ssim(self._images, self._targets, max_val=1.0)
+                    if min(height, width) >= SSIM_WINDOW
+                    else tf.fill(tf.shape(self._psnr), float('nan')))
     self._session = tf.Session(graph=self._graph)
 
   def scores(self, images, targets):
