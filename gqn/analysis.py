@@ -311,11 +311,18 @@ def plot_views(path, result):
 
 
 def _standardise(train, test):
-  mean, std = train.mean(axis=0), train.std(axis=0) + 1e-6
+  """Both sets centred and scaled by the train set's per-feature mean and deviation.
+
+  Deviations are floored at 1% of their mean: a feature nearly constant on the train
+  set (a pixel of sky, a dead ReLU channel) would otherwise be blown up to dominate the
+  test set.
+  """
+  mean, std = train.mean(axis=0), train.std(axis=0)
+  std = np.maximum(std, 1e-2 * np.mean(std) + 1e-12)
   return (train - mean) / std, (test - mean) / std
 
 
-def ridge_fit(features, targets, penalties=(1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1e4)):
+def ridge_fit(features, targets, penalties=(1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)):
   """Ridge regression with its penalty chosen by leave-one-out error, in closed form.
 
   Solved in the dual (N x N kernel), which is cheap when features outnumber examples
@@ -325,10 +332,11 @@ def ridge_fit(features, targets, penalties=(1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1
   Args:
     features: [N, D], best standardised (the penalty is the same on every feature).
     targets: [N, T].
-    penalties: the candidate penalties lambda.
+    penalties: the candidate penalties, in units of the kernel's mean eigenvalue
+      trace(X X^T) / N, so that one grid fits 64 pooled channels and 3072 pixels alike.
 
   Returns:
-    (predict: function [M, D] -> [M, T], the chosen lambda).
+    (predict: function [M, D] -> [M, T], the chosen penalty lambda).
   """
   # Centring both sides gives the unpenalised intercept.
   feature_mean, mean = features.mean(axis=0), targets.mean(axis=0)
@@ -338,12 +346,16 @@ def ridge_fit(features, targets, penalties=(1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3, 1
   values, vectors = np.linalg.eigh(kernel)
   values = np.maximum(values, 0.0)
   projected = vectors.T @ centred
+  scale = max(np.mean(values), 1e-12)
   best = None
-  for penalty in penalties:
-    shrink = values / (values + penalty)
-    fitted = vectors @ (shrink[:, None] * projected)
-    hat_diagonal = np.einsum('ij,j,ij->i', vectors, shrink, vectors)
-    loo = (centred - fitted) / np.maximum(1.0 - hat_diagonal, 1e-6)[:, None]
+  for penalty in np.asarray(penalties) * scale:
+    # Residuals and 1 - H_ii from the eigenvalues' complement p / (lambda + p), not as
+    # differences: with more features than examples both are tiny, and differences
+    # would leave only rounding error. The intercept adds 1 / N to H_ii.
+    keep = penalty / (values + penalty)
+    residuals = vectors @ (keep[:, None] * projected)
+    one_minus_hat = np.einsum('ij,j,ij->i', vectors, keep, vectors) - 1.0 / len(features)
+    loo = residuals / np.maximum(one_minus_hat, 1e-12)[:, None]
     error = np.mean(np.square(loo))
     if best is None or error < best[0]:
       best = (error, penalty)

@@ -28,6 +28,18 @@ def test_ridge_fit_recovers_a_linear_map():
   assert penalty <= 1.0  # no noise: leave-one-out picks a small penalty
 
 
+def test_ridge_fit_does_not_interpolate_noise():
+  # More features than examples and targets unrelated to them: leave-one-out must
+  # choose a large penalty, so the probe predicts about the mean instead of fitting noise.
+  rng = np.random.default_rng(5)
+  features, targets = rng.normal(size=(60, 500)), rng.normal(size=(60, 1))
+  new, new_targets = rng.normal(size=(200, 500)), rng.normal(size=(200, 1))
+  predict, _ = analysis.ridge_fit(features, targets)
+  r2 = 1.0 - np.sum(np.square(new_targets - predict(new))) / np.sum(
+      np.square(new_targets - new_targets.mean()))
+  assert r2 > -0.1
+
+
 def test_probe_scores_separate_signal_from_noise():
   rng = np.random.default_rng(1)
   labels = rng.integers(3, size=120)
