@@ -27,8 +27,10 @@ import os
 import sys
 import time
 
-# TensorFlow's C++ start-up chatter (I/W lines) hides the tool's own output.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+from data_provider import logs
+# TensorFlow's C++ start-up lines would hide the tool's own output; it reads the level
+# once, at import.
+logs.quiet_tensorflow_startup()
 
 import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
 
@@ -73,11 +75,13 @@ def _parser():
                       help='Seed of the untrained network (probes) and the algebra scenes.')
   # The config of a model directory without gqn_config.json (tf-gqn's snapshots).
   flags.define_config_flags(parser, encoder=True)
+  logs.add_verbose_flag(parser)
   return parser
 
 
 def main(argv=None):
   args = _parser().parse_args(argv)
+  logs.setup(args.verbose)
   names = [name.strip() for name in args.analyses.split(',') if name.strip()]
   start = time.time()
   progress = lambda line: print('[%5.0fs] %s' % (time.time() - start, line), flush=True)

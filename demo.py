@@ -17,9 +17,10 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+from data_provider import logs
+# TensorFlow's C++ start-up lines would hide the tool's own output; it reads the level
+# once, at import.
+logs.quiet_tensorflow_startup()
 
 from data_provider.scenes import render  # pylint: disable=g-import-not-at-top
 from gqn import evaluation
@@ -43,12 +44,13 @@ def run_demo(data_dir, run_dir, train_scenes, test_scenes, steps, batch_size, ev
         % (steps, batch_size, model_dir), flush=True)
   training.train(config, data_dir, DATASET, model_dir, training.TrainOptions(
       batch_size=batch_size, max_steps=steps, chkpt_steps=max(steps // 4, 1),
-      log_steps=max(steps // 20, 1), seed=seed))
+      log_steps=max(steps // 5, 1), seed=seed))
 
   print('[3/3] Evaluating on %d test examples; pictures go to %s' % (eval_examples, run_dir),
         flush=True)
   return evaluation.evaluate(model_dir, data_dir, DATASET, max_examples=eval_examples,
-                             batch_size=50, output_dir=run_dir, seed=seed, flight=36)
+                             batch_size=50, output_dir=run_dir, seed=seed, flight=36,
+                             report=False)  # The demo prints its own verdict.
 
 
 def summary_lines(metrics):
@@ -80,8 +82,9 @@ def main(argv=None):
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--workers', type=int, default=None,
                       help='Rendering processes (default: one per CPU).')
+  logs.add_verbose_flag(parser)
   args = parser.parse_args(argv)
-  tf.logging.set_verbosity(tf.logging.INFO)
+  logs.setup(args.verbose)
   try:
     metrics = run_demo(args.data_dir, args.run_dir, args.train_scenes, args.test_scenes,
                        args.steps, args.batch_size, args.eval_examples, args.seed,

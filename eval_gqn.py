@@ -20,13 +20,12 @@ two baselines) are defined in gqn/evaluation.py, which does the work.
 """
 
 import argparse
-import os
 import sys
 
-# TensorFlow's C++ start-up chatter (I/W lines) hides the tool's own output.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+from data_provider import logs
+# TensorFlow's C++ start-up lines would hide the tool's own output; it reads the level
+# once, at import.
+logs.quiet_tensorflow_startup()
 
 from gqn import evaluation
 from gqn import flags
@@ -75,12 +74,13 @@ def _parser():
   parser.add_argument('--export_dir', default=None,
                       help='Also export a SavedModel of the mean render to this new '
                       'directory.')
+  logs.add_verbose_flag(parser)
   return parser
 
 
 def main(argv=None):
   args = _parser().parse_args(argv)
-  tf.logging.set_verbosity(tf.logging.INFO)
+  logs.setup(args.verbose)
   try:
     evaluation.evaluate(
         args.model_dir, args.data_dir, args.dataset, checkpoint=args.checkpoint,

@@ -15,14 +15,13 @@ The training itself is gqn/training.py's `train`; this script maps flags to it.
 """
 
 import argparse
-import os
 import signal
 import sys
 
-# TensorFlow's C++ start-up chatter (I/W lines) hides the tool's own output.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-
-import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
+from data_provider import logs
+# TensorFlow's C++ start-up lines would hide the tool's own output; it reads the level
+# once, at import.
+logs.quiet_tensorflow_startup()
 
 from gqn import distribute as distribute_lib
 from gqn import flags
@@ -68,6 +67,7 @@ def _parser():
   parser.add_argument('--chkpt_steps', type=int, default=10000, help='Checkpoint interval.')
   parser.add_argument('--log_steps', type=int, default=100,
                       help='Log and summary interval, in steps.')
+  logs.add_verbose_flag(parser)
   parser.add_argument('--memcap', type=float, default=1.0,
                       help='Fraction of GPU memory to use.')
   parser.add_argument('--debug', action='store_true',
@@ -103,12 +103,12 @@ def _parser():
 
 def main(argv=None):
   args = _parser().parse_args(argv)
-  tf.logging.set_verbosity(tf.logging.INFO)
+  logs.setup(args.verbose)
   try:
     resolved = model_dir_lib.resolve_config(args.model_dir, args.preset,
                                             flags.config_overrides(args))
     if resolved.recorded:
-      tf.logging.info('Training on with the config recorded in %s.', resolved.source)
+      logs.logger.info('Training on with the config recorded in %s.', resolved.source)
     distribution = distribute_lib.make_distribution(
         args.distribution, num_gpus=args.num_gpus,
         devices=(None if args.devices is None else

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from data_provider import camera
+from data_provider import logs
 from data_provider import record_check
 from data_provider import record_guards
 from data_provider import records
@@ -191,8 +192,8 @@ def _existing_files(dataset, root, mode):
         % (dataset, directory, found, len(declared), os.path.basename(declared[0]),
            os.path.basename(declared[-1]), source))
   if len(files) < len(declared):
-    tf.logging.info('%s: using %d of %d files in %s (partial download).',
-                    dataset, len(files), len(declared), directory)
+    logs.logger.info('%s: using %d of %d files in %s (partial download).',
+                     dataset, len(files), len(declared), directory)
   return files
 
 
@@ -251,9 +252,11 @@ def _decode_frames(jpegs, num_views, frame_size, out_size):
   frames = tf.image.convert_image_dtype(frames, tf.float32)  # uint8 -> [0, 1]
   if max(out_size) <= frame_size:
     # Area averaging does not alias when shrinking (84 / 128 px -> 64 px).
-    frames = tf.image.resize_area(frames, list(out_size))
+    # resize_images is TensorFlow 1.15's spelling that does not warn in 2.x; it runs
+    # the same resize_area / resize_bilinear kernels (align_corners=False).
+    frames = tf.image.resize_images(frames, list(out_size), tf.image.ResizeMethod.AREA)
   else:
-    frames = tf.image.resize_bilinear(frames, list(out_size))
+    frames = tf.image.resize_images(frames, list(out_size), tf.image.ResizeMethod.BILINEAR)
   frames = tf.clip_by_value(frames, 0.0, 1.0)
   frames.set_shape([num_views] + list(out_size) + [3])
   return frames

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow.compat.v1 as tf
 
 from data_provider import camera
+from data_provider import logs
 from data_provider import record_guards
 from data_provider import records
 
@@ -72,8 +73,8 @@ class BadRecords(object):
         self._stopped_at = record
       count = len(self._records)
     if is_new and not stopping and (count <= _LOGGED_SKIPS or count % 100 == 0):
-      tf.logging.warning('Skipping %s (%d bad records skipped so far).',
-                         _where(record), count)
+      logs.logger.warning('Skipping %s (%d bad records skipped so far).',
+                          _where(record), count)
 
   @property
   def count(self):

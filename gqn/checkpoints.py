@@ -1,7 +1,7 @@
 """GQN checkpoints: finding them, the config that built them, whether one fits, integrity.
 
 tf-gqn's published snapshots carry no `gqn_config.json`; most of the config can be read
-off the variables' shapes instead (GQN_SPEC.md fixes their names):
+off the variables' shapes instead (docs/model.md#snapshot-contract fixes their names):
 
   ENC_TYPE                  'pool' / 'tower'   scope GQN/PoolEncoder or GQN/TowerEncoder
   ENC_CHANNELS              <encoder>/conv2d/kernel         [2, 2, 3, ENC_CHANNELS]
@@ -36,6 +36,7 @@ import re
 
 import tensorflow.compat.v1 as tf
 
+from data_provider import logs
 from gqn import flags
 from gqn import gqn_graph
 from gqn import gqn_params
@@ -313,8 +314,8 @@ def _remove_partial_writes(model_dir):
       continue
     removed.append(name)
   if removed:
-    tf.logging.info('Removed what interrupted saves left in %s: %s.', model_dir,
-                    ', '.join(sorted(removed)))
+    logs.logger.info('Removed what interrupted saves left in %s: %s.', model_dir,
+                     ', '.join(sorted(removed)))
 
 
 def recover_checkpoint_state(model_dir):
@@ -367,8 +368,8 @@ def recover_checkpoint_state(model_dir):
     why = '%s names %s, but %s' % (state_file, os.path.basename(named), problem)
   else:
     why = '%s is missing or unreadable' % state_file
-  tf.logging.warning('%s; continuing from %s, the newest complete checkpoint.',
-                     why, os.path.basename(chosen))
+  logs.logger.warning('%s; continuing from %s, the newest complete checkpoint.',
+                      why, os.path.basename(chosen))
   tf.train.update_checkpoint_state(
       model_dir, os.path.basename(chosen),
       all_model_checkpoint_paths=[os.path.basename(p) for p in reversed(complete)])
@@ -395,11 +396,11 @@ def resume_checkpoint(model_dir, config):
   """
   prefix = recover_checkpoint_state(model_dir)
   if prefix is None:
-    tf.logging.info('No checkpoint in %s: training starts at step 0.', model_dir)
+    logs.logger.info('No checkpoint in %s: training starts at step 0.', model_dir)
     return None
   check_compatible(prefix, config)
-  tf.logging.info('Continuing from %s (global step %s).', prefix,
-                  global_step(prefix))
+  logs.logger.info('Continuing from %s (global step %s).', prefix,
+                   global_step(prefix))
   return prefix
 
 

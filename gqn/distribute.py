@@ -44,6 +44,8 @@ import os
 
 import tensorflow.compat.v1 as tf
 
+from data_provider import logs
+
 # Each worker's input pipeline seed; the provider seeds its pipelines with it.
 from data_provider.gqn_tfr_provider import pipeline_seed  # pylint: disable=unused-import
 
@@ -228,7 +230,7 @@ def mirrored_devices(num_gpus=None, devices=None):
       raise ValueError('--num_gpus %d asks for more GPUs than this machine has (%d).'
                        % (num_gpus, gpus))
   if not gpus:
-    tf.logging.warning('mirrored: no GPU found; training on the CPU, one replica.')
+    logs.logger.warning('mirrored: no GPU found; training on the CPU, one replica.')
     return ['/device:CPU:0']
   return ['/device:GPU:%d' % i for i in range(num_gpus or gpus)]
 

@@ -10,12 +10,13 @@ from gqn import gqn_model
 
 def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10000,
                    memcap=1.0, seed=None, distribution=None, xla=False,
-                   mixed_precision=None):
+                   mixed_precision=None, max_steps=None):
   """The GQN Estimator for `model_dir`.
 
   `distribution`: a gqn.distribute.Distribution. `xla`: compile the graphs with XLA
   (global JIT). `mixed_precision`: None, 'float16' or 'bfloat16', the compute dtype
   (variables and checkpoints stay float32; see gqn_model.gqn_draw_model_fn).
+  `max_steps`: the step the training log line's ETA counts to (None: no ETA).
   """
   session_config = tf.ConfigProto(
       gpu_options=tf.GPUOptions(per_process_gpu_memory_fraction=memcap, allow_growth=True))
@@ -33,9 +34,11 @@ def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10
       os.environ['TF_XLA_FLAGS'] = (flags + ' --tf_xla_cpu_global_jit').strip()
   run_config = tf.estimator.RunConfig(
       model_dir=model_dir, save_checkpoints_steps=chkpt_steps, save_checkpoints_secs=None,
-      save_summary_steps=log_steps, log_step_count_steps=None, tf_random_seed=seed,
+      # log_step_count_steps: global_step/sec in TensorBoard (its log lines are TensorFlow
+      # INFO, shown with --verbose; TrainLogHook writes the line a person reads).
+      save_summary_steps=log_steps, log_step_count_steps=log_steps, tf_random_seed=seed,
       session_config=session_config, train_distribute=train_distribute)
   return tf.estimator.Estimator(
       model_fn=gqn_model.gqn_draw_model_fn, model_dir=model_dir, config=run_config,
       params={'gqn_params': config, 'debug': debug, 'log_steps': log_steps,
-              'mixed_precision': mixed_precision})
+              'mixed_precision': mixed_precision, 'max_steps': max_steps})

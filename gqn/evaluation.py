@@ -33,6 +33,7 @@ import tensorflow.compat.v1 as tf
 
 from data_provider import camera
 from data_provider import gqn_tfr_provider
+from data_provider import logs
 from data_provider import progress as progress_lib
 from data_provider import record_check
 from gqn import checkpoints
@@ -249,11 +250,59 @@ def _write_json(path, values):
   return path
 
 
+# Keys of metrics.json that say what was evaluated rather than how well.
+_NOT_SUMMARIZED = ('num_examples', 'num_samples', 'global_step', 'seed')
+
+
+def summary_scalars(metrics):
+  """The numbers of a metrics dict as TensorBoard tags: 'eval/<key>' -> float.
+
+  A nested dict becomes 'eval/<key>/<name>' (the baselines), a list
+  'eval/<key>/<1-based index>' (kl_per_step, per DRAW step); text, the config and the
+  bookkeeping keys (_NOT_SUMMARIZED) are left out.
+  """
+  scalars = collections.OrderedDict()
+  for key, value in metrics.items():
+    if key in _NOT_SUMMARIZED or key in ('config', 'inferred_fields'):
+      continue
+    if isinstance(value, dict):
+      items = value.items()
+    elif isinstance(value, (list, tuple)):
+      items = ((str(index + 1), item) for index, item in enumerate(value))
+    else:
+      items = [(None, value)]
+    for name, item in items:
+      if isinstance(item, (int, float)) and not isinstance(item, bool):
+        tag = 'eval/%s' % key if name is None else 'eval/%s/%s' % (key, name)
+        scalars[tag] = float(item)
+  return scalars
+
+
+def write_summaries(model_dir, metrics, step):
+  """Writes the metrics as TensorBoard scalars at `step` under `model_dir/eval`.
+
+  There, beside the training run's event files, `tensorboard --logdir MODEL_DIR` shows
+  each evaluation as a point of the curves of the `eval` run. Returns the directory.
+  """
+  directory = os.path.join(model_dir, 'eval')
+  summary = tf.Summary(value=[tf.Summary.Value(tag=tag, simple_value=value)
+                              for tag, value in summary_scalars(metrics).items()])
+  # FileWriter refuses eager mode, which TensorFlow 2 starts in.
+  with tf.Graph().as_default():
+    writer = tf.summary.FileWriter(directory)
+    writer.add_summary(summary, step)
+    writer.close()
+  return directory
+
+
 def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
              config_overrides=None, max_examples=256, batch_size=16, output_dir=None,
              seed=0, flight=0, export_dir=None, num_scenes=4, num_samples=3, progress=True,
-             skip_corrupt_records=False):
-  """Evaluates a checkpoint, writes metrics.json and pictures; returns the metrics.
+             skip_corrupt_records=False, report=True):
+  """Evaluates a checkpoint, writes metrics.json, summaries and pictures; returns metrics.
+
+  The metrics also go to TensorBoard, as scalars at the checkpoint's global step under
+  `model_dir/eval` whatever `output_dir` is (`write_summaries`).
 
   Args:
     model_dir: the model directory (its gqn_config.json if any, its latest checkpoint).
@@ -276,6 +325,7 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
     skip_corrupt_records: skip bad records of the test split (damaged files, frames
       that are not JPEG images of the dataset's size, non-finite cameras) and report
       them, instead of stopping with the error naming the first.
+    report: print the metrics table and the files written to stdout.
 
   Returns:
     The metrics dict written to metrics.json (see the module docstring).
@@ -306,7 +356,7 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   model = build_eval_graph(config, checkpoint, step, data_dir, dataset, batch_size, seed,
                            bad_records)
   output_dir = output_dir or os.path.join(model_dir, 'eval')
-  tf.logging.info('Evaluating %s on %s; config: %s.', checkpoint, dataset, resolved.source)
+  logs.logger.info('Evaluating %s on %s; config: %s.', checkpoint, dataset, resolved.source)
 
   flight_images = None
   with tf.Session(graph=model.graph) as sess:
@@ -318,7 +368,7 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
                                     dataset, batch_size)
   # Metrics of a split cut short by a bad record would look valid: refuse them.
   if bad_records.count:
-    tf.logging.warning(bad_records.summary())
+    logs.logger.warning(bad_records.summary())
   bad_records.raise_if_stopped()
   if not totals.num_examples:
     raise ValueError('The test split of %s in %s holds no examples.' % (dataset, data_dir))
@@ -326,6 +376,7 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   metrics = metrics_dict(totals, config, resolved, checkpoint, step, dataset, seed)
   tf.io.gfile.makedirs(output_dir)
   written = [_write_json(os.path.join(output_dir, 'metrics.json'), metrics)]
+  write_summaries(model_dir, metrics, step)
   written += pictures_lib.write_pictures(output_dir, totals.pictures, config)
   if flight_images is not None:
     written.append(pictures_lib.write_gif(os.path.join(output_dir, 'flight.gif'),
@@ -333,8 +384,9 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   if export_dir:
     written.append(gqn_predictor.export_saved_model(export_dir, checkpoint, config))
 
-  print('%s, %d examples of %s, global step %d:' % (checkpoint, totals.num_examples, dataset,
-                                                    step))
-  print(format_table(metrics))
-  print('Wrote: %s' % '\n       '.join(written))
+  if report:
+    print('%s, %d examples of %s, global step %d:' % (checkpoint, totals.num_examples,
+                                                      dataset, step))
+    print(format_table(metrics))
+    print('Wrote: %s' % '\n       '.join(written))
   return metrics

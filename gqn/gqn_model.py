@@ -5,6 +5,7 @@ import time
 
 import tensorflow.compat.v1 as tf
 
+from data_provider import logs
 from gqn import gqn_graph
 from gqn import gqn_objective
 from gqn import loss_guard
@@ -14,13 +15,28 @@ from gqn import schedules
 ModeKeys = tf.estimator.ModeKeys
 
 
-class TrainLogHook(tf.train.SessionRunHook):
-  """Logs loss, L2 and steps/s every `every_n_steps` steps in one line."""
+def _duration(seconds):
+  """'1h 02m', '3m 07s' or '12s': an ETA read at a glance."""
+  seconds = int(round(seconds))
+  if seconds >= 3600:
+    return '%dh %02dm' % (seconds // 3600, seconds % 3600 // 60)
+  if seconds >= 60:
+    return '%dm %02ds' % (seconds // 60, seconds % 60)
+  return '%ds' % seconds
 
-  def __init__(self, tensors, every_n_steps):
-    """`tensors`: dict name -> scalar tensor; must include 'step'."""
+
+class TrainLogHook(tf.train.SessionRunHook):
+  """Logs one line every `every_n_steps` steps: step, loss, L2, steps/s and the ETA.
+
+  The line reads `step 200/5000: loss 3412.7, l2 0.021, 1.93 steps/s, ETA 41m 27s`; the
+  total and the ETA appear when `max_steps` is known, the rate from the second line on.
+  """
+
+  def __init__(self, tensors, every_n_steps, max_steps=None):
+    """`tensors`: dict name -> scalar tensor, logged in its order; must include 'step'."""
     self._tensors = tensors
     self._every_n_steps = max(1, int(every_n_steps))
+    self._max_steps = max_steps
     self._last = None
 
   def begin(self):
@@ -37,16 +53,18 @@ class TrainLogHook(tf.train.SessionRunHook):
     values = run_values.results
     if not values:
       return
-    now = time.time()
-    rate = ''
+    now, step = time.time(), values['step']
+    parts = ['%s %.5g' % (name, value) for name, value in values.items() if name != 'step']
     if self._last is not None:
       last_time, last_step = self._last
-      if now > last_time:
-        rate = ', %.2f steps/s' % ((values['step'] - last_step) / (now - last_time))
-    self._last = (now, values['step'])
-    parts = ', '.join('%s %.5g' % (name, value) for name, value in sorted(values.items())
-                      if name != 'step')
-    tf.logging.info('step %d: %s%s', values['step'], parts, rate)
+      if now > last_time and step > last_step:
+        rate = (step - last_step) / (now - last_time)
+        parts.append('%.2f steps/s' % rate)
+        if self._max_steps:
+          parts.append('ETA %s' % _duration(max(self._max_steps - step, 0) / rate))
+    self._last = (now, step)
+    total = '/%d' % self._max_steps if self._max_steps else ''
+    logs.logger.info('step %d%s: %s', step, total, ', '.join(parts))
 
 
 def _image_summaries(name, images, max_outputs=3):
@@ -76,6 +94,7 @@ def gqn_draw_model_fn(features, labels, mode, params, config=None):
     mode: a tf.estimator.ModeKeys value.
     params: dict with 'gqn_params' (a GQNConfig) and optionally 'debug' (bool, image and
       scalar summaries), 'log_steps' (int, the interval of the training log line),
+      'max_steps' (int or None, the step the log line's ETA counts to),
       'implementation' ('fast', the default, or 'reference': the same numbers, see
       gqn/gqn_draw.py) and 'mixed_precision' (None, 'float16' or 'bfloat16': the compute
       dtype; variables stay float32, float16 training scales the loss).
@@ -121,7 +140,7 @@ def gqn_draw_model_fn(features, labels, mode, params, config=None):
           'target_llh': elbo.target_llh, 'kl': elbo.kl, 'learning_rate': lr,
           'pixel_sigma': sigma, 'l2': l2_posterior})
     log_hook = TrainLogHook({'step': global_step, 'loss': elbo.elbo, 'l2': l2_posterior},
-                            params.get('log_steps', 100))
+                            params.get('log_steps', 100), params.get('max_steps'))
     return tf.estimator.EstimatorSpec(mode, loss=elbo.elbo, train_op=train_op,
                                       training_hooks=[log_hook])
 

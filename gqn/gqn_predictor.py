@@ -131,8 +131,10 @@ class GqnViewPredictor(object):
       # Frames of another size are resized as the data provider resizes records.
       self._image = tf.placeholder(tf.float32, [None, None, config.IMG_CHANNELS], 'image')
       size = [config.IMG_HEIGHT, config.IMG_WIDTH]
-      self._shrunk = tf.image.resize_area(self._image[tf.newaxis], size)[0]
-      self._grown = tf.image.resize_bilinear(self._image[tf.newaxis], size)[0]
+      self._shrunk = tf.image.resize_images(self._image[tf.newaxis], size,
+                                             tf.image.ResizeMethod.AREA)[0]
+      self._grown = tf.image.resize_images(self._image[tf.newaxis], size,
+                                            tf.image.ResizeMethod.BILINEAR)[0]
       self._graph.finalize()
     self._session = tf.Session(graph=self._graph)
     saver.restore(self._session, self.checkpoint)

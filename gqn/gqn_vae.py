@@ -45,6 +45,7 @@ import tensorflow.compat.v1 as tf
 
 from gqn import gqn_draw
 from gqn import gqn_encoder
+from gqn import gqn_model
 from gqn import gqn_objective
 from gqn import layers
 from gqn import loss_guard
@@ -227,7 +228,8 @@ def gqn_vae_model_fn(features, labels, mode, params, config=None):
     labels: [B, H, W, 3] target frames (None in PREDICT).
     mode: a tf.estimator.ModeKeys value.
     params: dict with 'gqn_params' (a GQNConfig) and optionally 'debug' (bool, image and
-      scalar summaries), 'log_steps' (int, the interval of the training log line) and
+      scalar summaries), 'log_steps' (int, the interval of the training log line),
+      'max_steps' (the step its ETA counts to) and
       'mixed_precision' (None, 'float16' or 'bfloat16'). 'implementation' (a DRAW
       option) is accepted and has no effect.
     config: the Estimator's RunConfig (optional; used for the eval summary directory).
@@ -271,9 +273,9 @@ def gqn_vae_model_fn(features, labels, mode, params, config=None):
       _debug_summaries(features, labels, mu_posterior, 'posterior_mean', {
           'target_llh': elbo.target_llh, 'kl': elbo.kl, 'learning_rate': lr,
           'pixel_sigma': sigma, 'l2': l2_posterior})
-    log_hook = tf.train.LoggingTensorHook(
+    log_hook = gqn_model.TrainLogHook(
         {'step': global_step, 'loss': elbo.elbo, 'l2': l2_posterior},
-        every_n_iter=params.get('log_steps', 100))
+        params.get('log_steps', 100), params.get('max_steps'))
     return tf.estimator.EstimatorSpec(mode, loss=elbo.elbo, train_op=train_op,
                                       training_hooks=[log_hook])
 

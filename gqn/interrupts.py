@@ -20,6 +20,8 @@ import threading
 
 import tensorflow.compat.v1 as tf
 
+from data_provider import logs
+
 EXIT_BAD_INPUT = 2
 EXIT_NON_FINITE_LOSS = 3
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -82,9 +84,9 @@ class StopOnSignals(object):
       self.signum = signum
     for other in self._previous:
       signal.signal(other, signal.SIG_DFL)
-    tf.logging.warning('%s received: stopping after this step and saving a checkpoint '
-                       '(send it again to quit at once, without saving).',
-                       _SIGNAL_NAMES.get(signum, signum))
+    logs.logger.warning('%s received: stopping after this step and saving a checkpoint '
+                        '(send it again to quit at once, without saving).',
+                        _SIGNAL_NAMES.get(signum, signum))
 
   def hook(self):
     """A SessionRunHook that requests a stop once a signal has arrived."""

@@ -12,6 +12,7 @@ import contextlib
 import tensorflow.compat.v1 as tf
 
 from data_provider import gqn_tfr_provider
+from data_provider import logs
 from data_provider import record_check
 from gqn import checkpoints
 from gqn import distribute as distribute_lib
@@ -132,14 +133,15 @@ def train(config, data_dir, dataset, model_dir, options=None):
   estimator = estimator_lib.make_estimator(
       config, model_dir, options.debug, options.log_steps, options.chkpt_steps,
       options.memcap, graph_seed, distribution=distribution, xla=options.xla,
-      mixed_precision=options.mixed_precision)
-  tf.logging.info('Training a GQN (batch size %d per replica) on %s in %s; config: %s',
-                  batch_size, dataset, model_dir, config)
-  tf.logging.info(distribute_lib.describe(distribution, batch_size))
-  tf.logging.info('Learning rate %g -> %g over ANNEAL_LR_TAU = %d global steps; a global '
-                  'step is one update, so the schedule does not change with the number '
-                  'of replicas.', config.ADAM_LR_ALPHA, config.ADAM_LR_BETA,
-                  config.ANNEAL_LR_TAU)
+      mixed_precision=options.mixed_precision, max_steps=options.max_steps)
+  logs.logger.info('Training a GQN (batch size %d per replica) on %s in %s; config: %s',
+                   batch_size, dataset, model_dir, config)
+  if distribution.mode != distribute_lib.NONE:
+    logs.logger.info(distribute_lib.describe(distribution, batch_size))
+  logs.logger.info('Learning rate %g -> %g over ANNEAL_LR_TAU = %d global steps; a global '
+                   'step is one update, so the schedule does not change with the number '
+                   'of replicas.', config.ADAM_LR_ALPHA, config.ADAM_LR_BETA,
+                   config.ANNEAL_LR_TAU)
   train_input_fn = _input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN,
                              options, options.train_epochs, bad_records,
                              distributed=distribution.strategy is not None)
@@ -159,7 +161,7 @@ def train(config, data_dir, dataset, model_dir, options=None):
       if stop.signum is None:
         estimator.train(train_input_fn, max_steps=options.max_steps, hooks=[stop.hook()])
   if bad_records.count:
-    tf.logging.warning(bad_records.summary())
+    logs.logger.warning(bad_records.summary())
   bad_records.raise_if_stopped()
   checkpoint = estimator.latest_checkpoint()
   step = None if checkpoint is None else tf.train.load_variable(checkpoint, 'global_step')

@@ -2,7 +2,7 @@
 
 tf-gqn's snapshots (rooms_ring_camera, 220K steps) are a model directory with the
 checkpoint of the TRAIN graph of the default config (model variables, Adam slots,
-`global_step`) and no `gqn_config.json`. This writes the same layout with the spec's
+`global_step`) and no `gqn_config.json`. This writes the same layout with the
 deterministic reference weights (tests/data/reference_weights.py), so tests can load it
 the way users load the published snapshots (the `reference_snapshot` fixture of
 conftest.py).

@@ -1,6 +1,8 @@
-"""The fast implementation computes what the reference computation of GQN_SPEC.md does.
+"""The fast implementation computes what the reference one does.
 
-Both implementations build the same variables; loaded with the spec's deterministic
+See docs/model.md#two-implementations.
+
+Both implementations build the same variables; loaded with the deterministic reference
 weights and with the sampling noise zeroed, their losses, gradients, images and metrics
 agree to float rounding, for both encoders and both prior timings.
 """
@@ -45,7 +47,7 @@ def _constant_inputs(config, batch=2):
 
 
 def _run_with_reference_weights(graph, fetches):
-  """Runs `fetches` with the spec's weights in every variable and zero noise."""
+  """Runs `fetches` with the reference weights in every variable and zero noise."""
   with graph.as_default(), tf.Session() as sess:
     sess.run(tf.local_variables_initializer())
     for v in tf.global_variables():

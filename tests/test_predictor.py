@@ -41,7 +41,7 @@ def _add_fake_views(predictor, num_views, seed=0, size=32):
 
 
 def test_snapshot_mean_render_equals_the_reference_prediction(reference_snapshot):
-  """With the spec's weights, sample=False is tf-gqn's PREDICT with the noise zeroed."""
+  """With the reference weights, sample=False is tf-gqn's PREDICT with the noise zeroed."""
   reference = np.load(os.path.join(DATA, 'reference_outputs_pool.npz'))['predicted_mean']
   frames, cameras, query, _ = reference_weights.fixed_inputs(batch=2)
   with gqn_predictor.GqnViewPredictor(reference_snapshot) as predictor:

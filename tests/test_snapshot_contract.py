@@ -1,7 +1,7 @@
-"""The snapshot contract of GQN_SPEC.md: tf-gqn's checkpoints load here and compute the same.
+"""The snapshot contract (docs/model.md#snapshot-contract): tf-gqn's checkpoints load here.
 
-The manifests, reference weights and reference outputs in tests/data are copies of the
-spec's: what tf-gqn's graph holds and computed.
+The manifests, reference weights and reference outputs in tests/data
+(docs/model.md#reference-outputs) are what tf-gqn's graph holds and computed.
 """
 
 import os
@@ -29,7 +29,7 @@ def _variable_lines(variables):
 
 
 def _build(mode, batch=2):
-  """A default-config graph of `mode` on the spec's fixed inputs."""
+  """A default-config graph of `mode` on the fixed reference inputs."""
   frames, poses, query, target = reference_weights.fixed_inputs(batch=batch)
   graph = tf.Graph()
   with graph.as_default():

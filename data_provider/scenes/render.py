@@ -24,7 +24,12 @@ import zlib
 
 import numpy as np
 
-from data_provider import gqn_tfr_provider
+from data_provider import logs
+if __name__ == '__main__':
+  # The command: TensorFlow's C++ start-up lines, read at its import, would hide its output.
+  logs.quiet_tensorflow_startup()
+
+from data_provider import gqn_tfr_provider  # pylint: disable=g-import-not-at-top
 from data_provider import progress as progress_lib
 from data_provider import records
 from data_provider.scenes import factors
@@ -166,8 +171,8 @@ def render_dataset(root, dataset, train_scenes, test_scenes, seed=0, workers=Non
     if overwrite or not _split_is_complete(paths, num_scenes):
       todo.append((split, num_scenes, paths))
     elif progress:
-      sys.stderr.write('%s/%s: complete with %d scenes, skipped (use overwrite to '
-                       'render it again).\n' % (dataset, split, num_scenes))
+      logs.logger.info('%s/%s: complete with %d scenes, skipped (use overwrite to render '
+                       'it again).', dataset, split, num_scenes)
 
   pool = multiprocessing.Pool(workers) if workers > 1 and todo else None
   try:
@@ -213,11 +218,13 @@ def _parse_args(argv):
   # Existing output.
   parser.add_argument('--overwrite', action='store_true',
                       help='Render splits again even if they are complete.')
+  logs.add_verbose_flag(parser)
   return parser.parse_args(argv)
 
 
 def main(argv=None):
   args = _parse_args(argv)
+  logs.setup(args.verbose)
   try:
     summary = render_dataset(
         args.root, args.dataset, args.train_scenes, args.test_scenes, seed=args.seed,
