@@ -115,7 +115,7 @@ def create_gqn_config(custom_params=None, base=None):
 
 
 def default_config():
-  """The tf-gqn default (GQN_SPEC.md): 64x64 images, pool encoder, 8 DRAW steps."""
+  """The tf-gqn default (docs/model.md#configuration): 64x64 images, pool encoder, 8 DRAW steps."""
   return _DEFAULT_CONFIG
 
 
