@@ -511,7 +511,8 @@ def test_kill_9_during_a_save_then_the_same_command_continues_to_max_steps(
   reached = int(saved.rsplit('-', 1)[1])
   assert reached >= 2
 
-  process, log = _start(args, str(tmp_path / 'second.log'))
+  # --verbose: TensorFlow's own INFO line names the checkpoint it restored.
+  process, log = _start(args + ['--verbose'], str(tmp_path / 'second.log'))
   assert process.wait(timeout=300) == 0
   log.close()
   text = _read(log.name)
