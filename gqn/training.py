@@ -20,7 +20,6 @@ from gqn import estimator as estimator_lib
 from gqn import interrupts
 from gqn import loss_guard
 from gqn import model_dir as model_dir_lib
-from gqn import train_clock
 
 # How a run trains, apart from the config and the data's and model's places; the fields
 # are named as train_gqn_draw.py's flags.
@@ -30,8 +29,6 @@ from gqn import train_clock
 #   max_steps: stop at this global step (None: no limit). With neither, training runs
 #     until it is stopped, checkpointing every `chkpt_steps`.
 #   chkpt_steps: checkpoint interval in steps.
-#   keep_checkpoints: the newest checkpoints kept (0: all, for a learning curve of every
-#     one; see gqn/curves.py).
 #   log_steps: interval of the log line (loss, L2, steps/s) and of summaries.
 #   debug: write image and scalar summaries for TensorBoard.
 #   initial_eval: evaluate on the test split before training.
@@ -50,7 +47,6 @@ from gqn import train_clock
 #     checkpoints stay float32.
 _TRAIN_DEFAULTS = collections.OrderedDict([
     ('batch_size', 36), ('train_epochs', None), ('max_steps', None), ('chkpt_steps', 10000),
-    ('keep_checkpoints', 5),
     ('log_steps', 100), ('debug', False), ('initial_eval', False), ('memcap', 1.0),
     ('queue_threads', 4), ('queue_buffer', 64), ('seed', None), ('distribution', None),
     ('eval_steps', 10), ('eval_throttle_secs', 600), ('skip_corrupt_records', False),
@@ -88,8 +84,8 @@ def train(config, data_dir, dataset, model_dir, options=None):
   checkpoint (see gqn/checkpoints.py, gqn/interrupts.py). SIGINT / SIGTERM save a
   checkpoint first.
 
-  With an `options.distribution` of a cluster mode every process of the cluster calls this with
-  the same arguments (its role comes from TF_CONFIG): the chief and the workers train,
+  With an `options.distribution` of a cluster mode every process of the cluster calls
+  this with the same arguments (its role comes from TF_CONFIG): the chief and the workers train,
   the evaluator evaluates each new checkpoint, a parameter server serves until killed.
   Only the chief writes checkpoints, summaries and gqn_config.json.
 
@@ -112,9 +108,6 @@ def train(config, data_dir, dataset, model_dir, options=None):
     interrupts.TrainingInterrupted: SIGINT / SIGTERM, after saving a checkpoint.
   """
   options = options or TrainOptions()
-  if options.keep_checkpoints < 0:
-    raise ValueError('keep_checkpoints is %d; it must be 0 (keep all) or more.'
-                     % options.keep_checkpoints)
   batch_size, seed = options.batch_size, options.seed
   distribution = options.distribution or distribute_lib.make_distribution(
       distribute_lib.NONE)
@@ -141,8 +134,7 @@ def train(config, data_dir, dataset, model_dir, options=None):
   estimator = estimator_lib.make_estimator(
       config, model_dir, options.debug, options.log_steps, options.chkpt_steps,
       options.memcap, graph_seed, distribution=distribution, xla=options.xla,
-      mixed_precision=options.mixed_precision, max_steps=options.max_steps,
-      keep_checkpoints=options.keep_checkpoints)
+      mixed_precision=options.mixed_precision, max_steps=options.max_steps)
   logs.logger.info('Training a GQN (batch size %d per replica) on %s in %s; config: %s',
                    batch_size, dataset, model_dir, config)
   if distribution.mode != distribute_lib.NONE:
@@ -168,9 +160,7 @@ def train(config, data_dir, dataset, model_dir, options=None):
         estimator.evaluate(eval_input_fn)
         bad_records.raise_if_stopped()
       if stop.signum is None:
-        # Each checkpoint records the training time it was saved at, for the curves.
-        estimator.train(train_input_fn, max_steps=options.max_steps, hooks=[stop.hook()],
-                        saving_listeners=[train_clock.TrainingClock(model_dir)])
+        estimator.train(train_input_fn, max_steps=options.max_steps, hooks=[stop.hook()])
   if bad_records.count:
     logs.logger.warning(bad_records.summary())
   bad_records.raise_if_stopped()
