@@ -18,6 +18,20 @@ The rest cannot be: the image size (every layer is convolutional), CONTEXT_SIZE 
 are summed), SEQ_LENGTH (the cores are shared over steps), the schedules and
 PRIOR_BEFORE_UPDATE. Those come from `gqn_config.json`, flags or a preset.
 
+The model (MODEL) is told by the outer scope: `GQN/` holds the DRAW GQN, `GQN-VAE/` the
+GQN-VAE baseline (gqn/gqn_vae.py), whose fields are read off its own variables:
+
+  ENC_CHANNELS, POSE_CHANNELS  GQN-VAE/TowerEncoder/conv2d, conv2d_4 (as above)
+  LSTM_OUTPUT_CHANNELS,        GQN-VAE/VAETowerDecoder/conv2d/kernel [1, 1, Z + C + P, D]
+    Z_CHANNELS
+  LSTM_KERNEL_SIZE             VAETowerDecoder/conv2d_1/kernel      [k, k, D, D]
+  LSTM_CANVAS_CHANNELS         VAETowerDecoder/conv2d_transpose_1/bias  [C_u]
+  ETA_INTERNAL_KERNEL_SIZE     GQN-VAE/Sample_eta_pi/hidden/kernel  [k, k, C + P, D]
+  ETA_EXTERNAL_KERNEL_SIZE,    VAETowerDecoder/eta_g/kernel         [k, k, C_u, IMG_CHANNELS]
+    IMG_CHANNELS
+
+A config of the other model than the checkpoint's is refused first, naming both.
+
 A config that does not fit a checkpoint is refused before anything runs, with the first
 variables that differ and the flag that would fix it (`check_compatible`), rather than
 failing inside `Saver.restore` with a shape error.
@@ -40,12 +54,17 @@ from data_provider import logs
 from gqn import flags
 from gqn import gqn_graph
 from gqn import gqn_params
+from gqn import gqn_vae
 
 # How many differing variables an error message lists.
 _LISTED_MISMATCHES = 3
 _ENCODER_SCOPES = collections.OrderedDict([('pool', 'GQN/PoolEncoder/'),
                                            ('tower', 'GQN/TowerEncoder/')])
 _GEN = 'GQN/GQN_RNN/LSTM_gen/'
+# The outer scope of each model's variables, and its name in messages.
+_MODEL_SCOPES = collections.OrderedDict([('draw', 'GQN/'), ('vae', 'GQN-VAE/')])
+_MODEL_NAMES = {'draw': 'the DRAW GQN', 'vae': 'the GQN-VAE baseline'}
+_VAE_DECODER = 'GQN-VAE/VAETowerDecoder/'
 _CHECKPOINT_INDEX = re.compile(r'^(.*\.ckpt-(\d+))\.index$')
 _DATA_SHARD = re.compile(r'\.data-(\d+)-of-(\d+)$')
 _PARTIAL_SAVE_DIR = re.compile(r'^.*\.ckpt-\d+_temp$')
@@ -124,16 +143,75 @@ def _shape(shapes, name, checkpoint_path):
   return shapes[name]
 
 
+def checkpoint_model(checkpoint_path):
+  """The model a checkpoint holds, 'draw' or 'vae' (gqn_params.MODELS), by its scopes.
+
+  Raises:
+    CheckpointMismatchError: it holds neither model's variables, or both.
+  """
+  names = list(read_variables(checkpoint_path))
+  found = [model for model, scope in _MODEL_SCOPES.items()
+           if any(name.startswith(scope) for name in names)]
+  if len(found) != 1:
+    raise CheckpointMismatchError(
+        '%s is not a GQN checkpoint this project can read: it holds %s (looked for '
+        'variables under %s; it holds %d variables, e.g. %s).'
+        % (checkpoint_path, 'no model' if not found else 'more than one model',
+           ' and '.join(_MODEL_SCOPES.values()), len(names), ', '.join(names[:3]) or 'none'))
+  return found[0]
+
+
+def check_model(checkpoint_path, config):
+  """Raises unless `config` builds the model the checkpoint holds (its MODEL field).
+
+  Raises:
+    CheckpointMismatchError: the other model; names both and the flag that fits.
+  """
+  model = checkpoint_model(checkpoint_path)
+  if config.MODEL != model:
+    raise CheckpointMismatchError(
+        'Checkpoint %s holds %s (model %r, variables under %s), but the config builds %s '
+        '(model %r). Pass --model %s, or leave --model unset so that it is taken from the '
+        'model directory or the checkpoint.'
+        % (checkpoint_path, _MODEL_NAMES[model], model, _MODEL_SCOPES[model],
+           _MODEL_NAMES[config.MODEL], config.MODEL, model))
+
+
+def _vae_config_fields(shapes, checkpoint_path):
+  """read_config_fields of a GQN-VAE checkpoint (variable shapes `shapes`)."""
+  encoder = 'GQN-VAE/TowerEncoder/'
+  enc_channels = _shape(shapes, encoder + 'conv2d/kernel', checkpoint_path)[3]
+  pose_channels = _shape(shapes, encoder + 'conv2d_4/kernel', checkpoint_path)[2] - enc_channels
+  _, _, decoder_in, width = _shape(shapes, _VAE_DECODER + 'conv2d/kernel', checkpoint_path)
+  kernel = _shape(shapes, _VAE_DECODER + 'conv2d_1/kernel', checkpoint_path)[0]
+  canvas = _shape(shapes, _VAE_DECODER + 'conv2d_transpose_1/bias', checkpoint_path)[0]
+  eta_internal = _shape(shapes, 'GQN-VAE/Sample_eta_pi/hidden/kernel', checkpoint_path)[0]
+  eta_external, _, _, img_channels = _shape(shapes, _VAE_DECODER + 'eta_g/kernel',
+                                            checkpoint_path)
+  # The VAE's encoder is the tower whatever ENC_TYPE says; recording it says so.
+  return collections.OrderedDict([
+      ('MODEL', 'vae'), ('ENC_TYPE', 'tower'), ('ENC_CHANNELS', enc_channels),
+      ('POSE_CHANNELS', pose_channels), ('LSTM_KERNEL_SIZE', kernel),
+      ('LSTM_OUTPUT_CHANNELS', width),
+      ('Z_CHANNELS', decoder_in - enc_channels - pose_channels),
+      ('LSTM_CANVAS_CHANNELS', canvas), ('ETA_INTERNAL_KERNEL_SIZE', eta_internal),
+      ('ETA_EXTERNAL_KERNEL_SIZE', eta_external), ('IMG_CHANNELS', img_channels)])
+
+
 def read_config_fields(checkpoint_path):
   """The GQNConfig fields that the checkpoint's variable shapes determine.
 
   Returns:
     OrderedDict field -> value (see the module docstring for which and from where).
+    MODEL is among them for a GQN-VAE; a DRAW checkpoint (tf-gqn's format, which
+    predates the field) leaves it to the config, whose default is 'draw'.
 
   Raises:
     CheckpointMismatchError: the checkpoint lacks the GQN variables these are read from.
   """
   shapes = read_variables(checkpoint_path)
+  if checkpoint_model(checkpoint_path) == 'vae':
+    return _vae_config_fields(shapes, checkpoint_path)
   found = [enc for enc, scope in _ENCODER_SCOPES.items()
            if scope + 'conv2d/kernel' in shapes]
   if len(found) != 1:
@@ -175,8 +253,10 @@ def infer_config(checkpoint_path, base_config, pinned=()):
     fields taken from the checkpoint (whether or not they differ from `base_config`).
 
   Raises:
-    CheckpointMismatchError: not a GQN checkpoint.
+    CheckpointMismatchError: not a GQN checkpoint, or MODEL is pinned to the other model.
   """
+  if 'MODEL' in pinned:
+    check_model(checkpoint_path, base_config)
   inferred = collections.OrderedDict(
       (name, value) for name, value in read_config_fields(checkpoint_path).items()
       if name not in pinned)
@@ -189,9 +269,10 @@ def expected_variables(config):
   Builds the posterior and the generation path (all model variables, no optimizer
   slots) in a throwaway graph; nothing is run.
   """
+  build = gqn_vae.gqn_vae if config.MODEL == 'vae' else gqn_graph.gqn_draw
   with tf.Graph().as_default():
     frames, cameras, query, target = gqn_graph.model_placeholders(config)
-    gqn_graph.gqn_draw(query, frames, cameras, config, target_frame=target, generate=True)
+    build(query, frames, cameras, config, target_frame=target, generate=True)
     return collections.OrderedDict(
         (v.op.name, v.shape.as_list()) for v in tf.global_variables())
 
@@ -210,8 +291,10 @@ def _fixes(checkpoint_path, config):
     flag = '; flag %s %s' % (flags.flag_of(name), fields[name]) if flags.flag_of(name) else ''
     settings.append('%s=%r (config: %r%s)' % (name, fields[name], getattr(config, name), flag))
   hint = 'the checkpoint was trained with %s' % ', '.join(settings)
+  # A preset does not choose the model (see model_dir.pinned_fields).
   presets = [name for name, make in gqn_params.PRESETS.items()
-             if all(getattr(make(), field) == value for field, value in fields.items())]
+             if all(getattr(make(), field) == value for field, value in fields.items()
+                    if field != 'MODEL')]
   if presets:
     hint += '; preset %s matches it (--preset %s)' % (' / '.join(presets), presets[0])
   return hint + '; or leave these fields unset, so that they are read off the checkpoint'
@@ -229,9 +312,11 @@ def check_compatible(checkpoint_path, config, variables=None):
       a throwaway one); None builds it.
 
   Raises:
-    CheckpointMismatchError: the message lists the first mismatching variables (name,
-      checkpoint shape, graph shape) and the fields and flags that would fix them.
+    CheckpointMismatchError: the message names both models when `config` builds the
+      other one; else it lists the first mismatching variables (name, checkpoint shape,
+      graph shape) and the fields and flags that would fix them.
   """
+  check_model(checkpoint_path, config)
   if variables is None:
     expected = expected_variables(config)
   else:

@@ -6,12 +6,16 @@ import tensorflow.compat.v1 as tf
 
 from gqn import distribute as distribute_lib
 from gqn import gqn_model
+from gqn import gqn_vae
+
+# GQNConfig.MODEL -> the model_fn that builds it; both share the DRAW model_fn's contract.
+MODEL_FNS = {'draw': gqn_model.gqn_draw_model_fn, 'vae': gqn_vae.gqn_vae_model_fn}
 
 
 def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10000,
                    memcap=1.0, seed=None, distribution=None, xla=False,
                    mixed_precision=None, max_steps=None):
-  """The GQN Estimator for `model_dir`.
+  """The GQN Estimator for `model_dir`, of the model `config.MODEL` names (MODEL_FNS).
 
   `distribution`: a gqn.distribute.Distribution. `xla`: compile the graphs with XLA
   (global JIT). `mixed_precision`: None, 'float16' or 'bfloat16', the compute dtype
@@ -39,6 +43,6 @@ def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10
       save_summary_steps=log_steps, log_step_count_steps=log_steps, tf_random_seed=seed,
       session_config=session_config, train_distribute=train_distribute)
   return tf.estimator.Estimator(
-      model_fn=gqn_model.gqn_draw_model_fn, model_dir=model_dir, config=run_config,
+      model_fn=MODEL_FNS[config.MODEL], model_dir=model_dir, config=run_config,
       params={'gqn_params': config, 'debug': debug, 'log_steps': log_steps,
               'mixed_precision': mixed_precision, 'max_steps': max_steps})

@@ -14,7 +14,7 @@ Metrics, averaged over the evaluated examples (images in [0, 1]):
                    checkpoint's global step = target_llh_nats + kl_nats
   bits_per_dim     (elbo_nats + D ln 256) / (D ln 2), D = H * W * 3: the ELBO of the
                    8-bit images, per sub-pixel
-  kl_per_step      KL(q_l || pi_l) per DRAW step, nats per image
+  kl_per_step      KL(q_l || pi_l) per DRAW step, nats per image (the GQN-VAE: one)
   baselines        context_mean_mse: the mean of the context views as the prediction;
                    nearest_context_mse: the context view whose camera is nearest the
                    query camera (data_provider.camera.nearest_context_view)
@@ -40,6 +40,7 @@ from gqn import checkpoints
 from gqn import gqn_graph
 from gqn import gqn_objective
 from gqn import gqn_predictor
+from gqn import gqn_vae
 from gqn import model_dir as model_dir_lib
 from gqn import pictures as pictures_lib
 from gqn import schedules
@@ -48,7 +49,8 @@ from gqn import schedules
 # camera [B, 7] and target frame [B, H, W, 3]; placeholders in the graph, arrays in a batch.
 Inputs = collections.namedtuple('Inputs', ['frames', 'cameras', 'query', 'target'])
 # The evaluation graph: the data pipeline, both paths of the model (`generation` is its
-# RenderedView, `noise` the eps_l of its latents) and a pose encoder.
+# RenderedView, `noise` the eps_l of its latents; for the GQN-VAE a RenderedView without
+# canvases and its one eps) and a pose encoder.
 EvalGraph = collections.namedtuple('EvalGraph', [
     'graph', 'next_batch', 'inputs', 'elbo', 'sigma', 'generation', 'noise', 'raw_poses',
     'encoded_poses', 'saver'])
@@ -86,19 +88,33 @@ def build_eval_graph(config, checkpoint, step, data_dir, dataset, batch_size, se
         custom_frame_size=config.IMG_HEIGHT, seed=seed, bad_records=bad_records)
     next_batch = tf.data.make_one_shot_iterator(data).get_next()
     inputs = Inputs(*gqn_graph.model_placeholders(config, config.CONTEXT_SIZE))
-    outputs = gqn_graph.gqn_draw(inputs.query, inputs.frames, inputs.cameras, config,
-                                 target_frame=inputs.target, generate=True)
-    posterior, generation = outputs.posterior, outputs.generation
-    checkpoints.check_compatible(checkpoint, config, tf.global_variables())
+    # Refused before the graph is built: the other model's graph would only list every
+    # variable as missing.
+    checkpoints.check_model(checkpoint, config)
     sigma = schedules.pixel_sigma(step, config)
-    elbo = gqn_objective.gqn_draw_elbo(inputs.target, posterior.mu_target, sigma,
-                                       posterior.steps.posteriors, posterior.steps.priors)
+    if config.MODEL == 'vae':
+      outputs = gqn_vae.gqn_vae(inputs.query, inputs.frames, inputs.cameras, config,
+                                target_frame=inputs.target, generate=True)
+      # One latent, one step: its ELBO is the DRAW objective with L = 1.
+      elbo = gqn_objective.gqn_draw_elbo(inputs.target, outputs.posterior_view.mu_target,
+                                         sigma, [outputs.posterior], [outputs.prior])
+      # The VAE renders in one pass: no canvas sequence to picture.
+      generation = gqn_graph.RenderedView(outputs.generation.mu_target, [], None)
+      noise = [outputs.generation.noise]
+    else:
+      outputs = gqn_graph.gqn_draw(inputs.query, inputs.frames, inputs.cameras, config,
+                                   target_frame=inputs.target, generate=True)
+      posterior, generation = outputs.posterior, outputs.generation
+      elbo = gqn_objective.gqn_draw_elbo(inputs.target, posterior.mu_target, sigma,
+                                         posterior.steps.posteriors, posterior.steps.priors)
+      noise = generation.steps.noise
+    checkpoints.check_compatible(checkpoint, config, tf.global_variables())
     raw_poses = tf.placeholder(tf.float32, [None, camera.RAW_POSE_SIZE], 'raw_poses')
     encoded_poses = camera.encode_pose(raw_poses)
     saver = tf.train.Saver(tf.global_variables())
     graph.finalize()
-  return EvalGraph(graph, next_batch, inputs, elbo, sigma, generation,
-                   generation.steps.noise, raw_poses, encoded_poses, saver)
+  return EvalGraph(graph, next_batch, inputs, elbo, sigma, generation, noise, raw_poses,
+                   encoded_poses, saver)
 
 
 def batches(sess, next_batch, max_examples):
@@ -146,7 +162,7 @@ def run_metrics(sess, model, config, max_examples, num_scenes, num_samples, prog
     Totals.
   """
   sums = collections.defaultdict(float)
-  kl_per_step = np.zeros(config.SEQ_LENGTH)
+  kl_per_step = np.zeros(len(model.elbo.kl_per_step))  # L steps; the VAE's one
   num_examples = 0
   pictures = None
   sigma = None

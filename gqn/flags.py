@@ -12,6 +12,7 @@ from gqn import gqn_params
 
 # Flag -> the GQNConfig fields it sets, for every flag of any entry point.
 FLAG_FIELDS = collections.OrderedDict([
+    ('model', ('MODEL',)),
     ('enc_type', ('ENC_TYPE',)),
     ('seq_length', ('SEQ_LENGTH',)),
     ('context_size', ('CONTEXT_SIZE',)),
@@ -34,6 +35,10 @@ def define_config_flags(parser, encoder=False, schedule=False):
   parser.add_argument('--preset', choices=list(gqn_params.PRESETS), default=None,
                       help='Named config (default: "default", the tf-gqn model; for '
                       'evaluation, the one the model was trained with).')
+  parser.add_argument('--model', choices=gqn_params.MODELS, default=None,
+                      help='draw: the GQN with the DRAW renderer; vae: the GQN-VAE '
+                      'baseline (gqn/gqn_vae.py). Default: draw for a new model, else the '
+                      'one its directory records.')
   if encoder:
     parser.add_argument('--enc_type', choices=gqn_params.ENCODER_TYPES, default=None,
                         help='Scene encoder (default: read off the checkpoint).')

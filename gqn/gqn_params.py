@@ -27,12 +27,17 @@ _FIELDS = (
     # update of step l, as the paper (and generation) does. tf-gqn took it from the
     # updated h_g, and its snapshots were trained that way, so it is off by default.
     'PRIOR_BEFORE_UPDATE',
+    # MODEL: which network the config builds, 'draw' (the GQN, gqn/gqn_draw.py) or 'vae'
+    # (the GQN-VAE baseline, gqn/gqn_vae.py). Recorded in gqn_config.json so that a
+    # model directory says what its checkpoints hold; tf-gqn's files lack it: 'draw'.
+    'MODEL',
 )
 
 GQNConfig = collections.namedtuple('GQNConfig', _FIELDS)
 
 _DERIVED = ('ENC_HEIGHT', 'ENC_WIDTH', 'GENERATOR_INPUT_CHANNELS', 'INFERENCE_INPUT_CHANNELS')
 ENCODER_TYPES = ('pool', 'tower')
+MODELS = ('draw', 'vae')
 
 
 def _derive(config):
@@ -53,13 +58,16 @@ _DEFAULT_CONFIG = _derive(GQNConfig(
     ETA_INTERNAL_KERNEL_SIZE=5, ETA_EXTERNAL_KERNEL_SIZE=1, ANNEAL_SIGMA_TAU=200000,
     GENERATOR_SIGMA_ALPHA=2.0, GENERATOR_SIGMA_BETA=0.7, ANNEAL_LR_TAU=1600000,
     ADAM_LR_ALPHA=5e-4, ADAM_LR_BETA=5e-5,
-    PRIOR_BEFORE_UPDATE=False))
+    PRIOR_BEFORE_UPDATE=False, MODEL='draw'))
 # tf-gqn's name for the default config.
 GQN_DEFAULT_CONFIG = _DEFAULT_CONFIG
 
 
 def _validate(config):
   """Raises ValueError naming the first field whose value cannot build a GQN."""
+  if config.MODEL not in MODELS:
+    raise ValueError('MODEL is %r; it must be one of %s (flag --model).'
+                     % (config.MODEL, MODELS))
   if config.ENC_TYPE not in ENCODER_TYPES:
     raise ValueError('ENC_TYPE is %r; it must be one of %s.' % (config.ENC_TYPE, ENCODER_TYPES))
   for name in ('IMG_HEIGHT', 'IMG_WIDTH'):

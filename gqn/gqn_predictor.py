@@ -38,6 +38,7 @@ from data_provider.camera import decode_pose  # pylint: disable=unused-import
 from data_provider.camera import facing_yaw  # pylint: disable=unused-import
 from gqn import checkpoints
 from gqn import gqn_graph
+from gqn import gqn_vae
 from gqn import model_dir as model_dir_lib
 # Names of the serving signature's inputs and output.
 SERVING_INPUTS = ('context_frames', 'context_cameras', 'query_camera')
@@ -56,8 +57,13 @@ def build_generation(query_camera, context_frames, context_cameras, config):
   Returns:
     (RenderedView of the generation path, noise): noise is the list of the L [B, h, w, Z]
     tensors eps_l of z_l = mu_l + sigma_l * eps_l; feeding zeros to them
-    (`zero_noise_feed`) makes the render a mean render (DrawSteps.noise).
+    (`zero_noise_feed`) makes the render a mean render (DrawSteps.noise). For the
+    GQN-VAE (config.MODEL 'vae'): a view with its mu_target only, and its one eps.
   """
+  if config.MODEL == 'vae':
+    view = gqn_vae.gqn_vae(query_camera, context_frames, context_cameras, config,
+                           generate=True).generation
+    return gqn_graph.RenderedView(view.mu_target, [], None), [view.noise]
   generation = gqn_graph.gqn_draw(query_camera, context_frames, context_cameras, config,
                                   generate=True).generation
   return generation, generation.steps.noise

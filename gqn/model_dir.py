@@ -54,9 +54,17 @@ ResolvedConfig = collections.namedtuple('ResolvedConfig',
                                         ['config', 'source', 'inferred', 'recorded'])
 
 
+# A preset fixes sizes and schedules, not which network they build: that is --model's
+# alone, so `--preset tiny` evaluates a tiny GQN-VAE directory without `--model vae`.
+_PRESET_FIELDS = tuple(name for name in GQN_FIELDS if name != 'MODEL')
+
+
 def pinned_fields(preset_name, overrides):
-  """The GQNConfig fields the user set: every field with a preset, else the overrides."""
-  return GQN_FIELDS if preset_name else tuple(overrides or {})
+  """The GQNConfig fields the user set: a preset's (all but MODEL) and the overrides."""
+  overrides = tuple(overrides or {})
+  if not preset_name:
+    return overrides
+  return _PRESET_FIELDS + tuple(name for name in overrides if name not in _PRESET_FIELDS)
 
 
 def resolve_config(model_dir, preset, overrides, checkpoint=None):
@@ -67,8 +75,8 @@ def resolve_config(model_dir, preset, overrides, checkpoint=None):
        contradicts it is an error.
     2. Else the preset (None: 'default') with the overrides; with a `checkpoint`
        (tf-gqn's snapshots have no gqn_config.json), every field the checkpoint
-       determines is read off it, except those the user set (every field with a
-       preset): a contradiction of those surfaces in checkpoints.check_compatible,
+       determines is read off it, except those the user set (see
+       pinned_fields): a contradiction of those surfaces in checkpoints.check_compatible,
        naming the flag.
 
   Args:

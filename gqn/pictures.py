@@ -15,7 +15,7 @@ _FLIGHT_FRAME_MS = 100
 # What the pictures show of the first scenes of an evaluation: `scenes`, the model's
 # inputs of S scenes (frames [S, K, H, W, 3], cameras, query, target [S, H, W, 3]);
 # `mean_render` [S, H, W, 3]; `samples`, a list of [S, H, W, 3]; `canvases`, the first
-# scene's eta_g(u_l), a list of L [H, W, 3].
+# scene's eta_g(u_l), a list of L [H, W, 3] (empty for a model without DRAW steps).
 Pictures = collections.namedtuple('Pictures', ['scenes', 'mean_render', 'samples',
                                                'canvases'])
 
@@ -50,7 +50,7 @@ def write_pictures(output_dir, pictures, config):
 
   scenes.png: one row per scene, context views | target | mean render | samples.
   canvas_sequence.png: eta_g(u_l), l = 1..L, of the first scene's mean render, then
-  the target.
+  the target; not written without canvases (the GQN-VAE renders in one pass).
 
   Args:
     output_dir: an existing directory.
@@ -65,6 +65,8 @@ def write_pictures(output_dir, pictures, config):
                 + [sample[i] for sample in pictures.samples])
   scenes_path = os.path.join(output_dir, 'scenes.png')
   Image.fromarray(grid(rows, scale)).save(scenes_path)
+  if not pictures.canvases:
+    return [scenes_path]
   canvas_path = os.path.join(output_dir, 'canvas_sequence.png')
   Image.fromarray(grid([list(pictures.canvases) + [scenes.target[0]]], scale)).save(
       canvas_path)
