@@ -13,10 +13,14 @@ Writes to --output_dir (default <model_dir>/eval):
   canvas_sequence.png  the DRAW canvas eta_g(u_l), l = 1..L, of the first scene's mean
                        render, then the target
   flight.gif           (--flight K) K views along the camera ring of the first scene
+  curves.csv, curves.png  (--all_checkpoints) every checkpoint evaluated on the same
+                       examples: PSNR, SSIM, KL, ELBO and the baselines against the step
+                       and the training time (gqn/curves.py)
 and with --export_dir a SavedModel of the mean render (see gqn/gqn_predictor.py).
 
-The metrics (generation_mse, mean_render_mse, elbo_nats, bits_per_dim, kl_per_step and
-two baselines) are defined in gqn/evaluation.py, which does the work.
+The metrics (generation_mse, mean_render_mse, psnr_db, ssim, best_of_n_mse,
+sample_spread, spread_error_correlation, elbo_nats, bits_per_dim, kl_per_step and two
+baselines) are defined in gqn/evaluation.py, which does the work.
 """
 
 import argparse
@@ -45,6 +49,11 @@ def _parser():
   parser.add_argument('--checkpoint', default=None,
                       help='A checkpoint prefix, e.g. <model_dir>/model.ckpt-220000 '
                       '(default: the latest in --model_dir).')
+  parser.add_argument('--all_checkpoints', action='store_true',
+                      help='Evaluate every checkpoint of --model_dir on the same examples '
+                      'and draw the learning curve: curves.csv and curves.png in '
+                      '--output_dir, each checkpoint\'s metrics and pictures in '
+                      'model.ckpt-STEP/ beside them.')
   # Config, for models without gqn_config.json (tf-gqn's snapshots). Fields the
   # checkpoint determines (encoder, channels, kernel sizes) are read off it.
   flags.define_config_flags(parser, encoder=True)
@@ -68,9 +77,13 @@ def _parser():
   parser.add_argument('--flight', type=int, default=0,
                       help='Render a fly-through of K frames along the camera ring of the '
                       'first scene to flight.gif.')
+  parser.add_argument('--flight_context', type=int, default=None,
+                      help='Context views the fly-through looks at (default: all); 1 '
+                      'generates the scene from a single image.')
   parser.add_argument('--num_scenes', type=int, default=4, help='Scenes in scenes.png.')
   parser.add_argument('--num_samples', type=int, default=3,
-                      help='Sampled renders per scene in scenes.png.')
+                      help='N, renders drawn from the prior per example: best_of_n_mse and '
+                      'sample_spread in metrics.json, and samples per scene in scenes.png.')
   parser.add_argument('--export_dir', default=None,
                       help='Also export a SavedModel of the mean render to this new '
                       'directory.')
@@ -82,13 +95,22 @@ def main(argv=None):
   args = _parser().parse_args(argv)
   logs.setup(args.verbose)
   try:
-    evaluation.evaluate(
-        args.model_dir, args.data_dir, args.dataset, checkpoint=args.checkpoint,
+    options = dict(
         preset=args.preset, config_overrides=flags.config_overrides(args),
-        max_examples=args.max_examples, batch_size=args.batch_size,
-        output_dir=args.output_dir, seed=args.seed, flight=args.flight,
-        export_dir=args.export_dir, num_scenes=args.num_scenes,
-        num_samples=args.num_samples, skip_corrupt_records=args.skip_corrupt_records)
+        max_examples=args.max_examples, batch_size=args.batch_size, seed=args.seed,
+        flight=args.flight, flight_context=args.flight_context,
+        num_scenes=args.num_scenes, num_samples=args.num_samples,
+        skip_corrupt_records=args.skip_corrupt_records)
+    if args.all_checkpoints:
+      if args.checkpoint or args.export_dir:
+        raise ValueError('--all_checkpoints evaluates every checkpoint; leave out '
+                         '--checkpoint and --export_dir.')
+      evaluation.evaluate_all(args.model_dir, args.data_dir, args.dataset,
+                              output_dir=args.output_dir, **options)
+    else:
+      evaluation.evaluate(args.model_dir, args.data_dir, args.dataset,
+                          checkpoint=args.checkpoint, output_dir=args.output_dir,
+                          export_dir=args.export_dir, **options)
   except (ValueError, IOError) as error:
     print('eval_gqn.py: error: %s' % error, file=sys.stderr)
     return interrupts.EXIT_BAD_INPUT

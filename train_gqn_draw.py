@@ -65,6 +65,9 @@ def _parser():
   parser.add_argument('--seed', type=int, default=None)
   # Runtime and logging.
   parser.add_argument('--chkpt_steps', type=int, default=10000, help='Checkpoint interval.')
+  parser.add_argument('--keep_checkpoints', type=int, default=5,
+                      help='Newest checkpoints kept (0: all of them, for eval_gqn.py '
+                      '--all_checkpoints to draw the learning curve of every one).')
   parser.add_argument('--log_steps', type=int, default=100,
                       help='Log and summary interval, in steps.')
   logs.add_verbose_flag(parser)

@@ -14,13 +14,14 @@ MODEL_FNS = {'draw': gqn_model.gqn_draw_model_fn, 'vae': gqn_vae.gqn_vae_model_f
 
 def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10000,
                    memcap=1.0, seed=None, distribution=None, xla=False,
-                   mixed_precision=None, max_steps=None):
+                   mixed_precision=None, max_steps=None, keep_checkpoints=5):
   """The GQN Estimator for `model_dir`, of the model `config.MODEL` names (MODEL_FNS).
 
   `distribution`: a gqn.distribute.Distribution. `xla`: compile the graphs with XLA
   (global JIT). `mixed_precision`: None, 'float16' or 'bfloat16', the compute dtype
   (variables and checkpoints stay float32; see gqn_model.gqn_draw_model_fn).
   `max_steps`: the step the training log line's ETA counts to (None: no ETA).
+  `keep_checkpoints`: the newest checkpoints kept; 0 keeps every one.
   """
   session_config = tf.ConfigProto(
       gpu_options=tf.GPUOptions(per_process_gpu_memory_fraction=memcap, allow_growth=True))
@@ -41,6 +42,7 @@ def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10
       # log_step_count_steps: global_step/sec in TensorBoard (its log lines are TensorFlow
       # INFO, shown with --verbose; TrainLogHook writes the line a person reads).
       save_summary_steps=log_steps, log_step_count_steps=log_steps, tf_random_seed=seed,
+      keep_checkpoint_max=keep_checkpoints or None,
       session_config=session_config, train_distribute=train_distribute)
   return tf.estimator.Estimator(
       model_fn=MODEL_FNS[config.MODEL], model_dir=model_dir, config=run_config,

@@ -10,6 +10,14 @@ Metrics, averaged over the evaluated examples (images in [0, 1]):
   generation_mse   generated mean (prior path, z_l ~ pi_l; the model's output, not
                    clipped) vs target: the Estimator's `l2`
   mean_render_mse  mean render (prior path, z_l = mu_l) vs target
+  psnr_db, ssim    PSNR and SSIM of the mean render (gqn/view_metrics.py), per-image
+                   values averaged
+  best_of_n_mse    the smallest MSE of `num_samples` generated renders, per example
+  sample_spread    per-pixel standard deviation across those renders, image mean
+  spread_error_correlation
+                   correlation over the pixels of the samples' spread and the mean
+                   render's absolute error (> 0: uncertain where it is wrong); the mean
+                   over examples where it is defined
   elbo_nats        negative ELBO per image, posterior path, with the pixel sigma of the
                    checkpoint's global step = target_llh_nats + kl_nats
   bits_per_dim     (elbo_nats + D ln 256) / (D ln 2), D = H * W * 3: the ELBO of the
@@ -37,6 +45,7 @@ from data_provider import logs
 from data_provider import progress as progress_lib
 from data_provider import record_check
 from gqn import checkpoints
+from gqn import curves
 from gqn import gqn_graph
 from gqn import gqn_objective
 from gqn import gqn_predictor
@@ -44,6 +53,7 @@ from gqn import gqn_vae
 from gqn import model_dir as model_dir_lib
 from gqn import pictures as pictures_lib
 from gqn import schedules
+from gqn import view_metrics
 
 # The model's inputs: context frames [B, K, H, W, 3], context cameras [B, K, 7], query
 # camera [B, 7] and target frame [B, H, W, 3]; placeholders in the graph, arrays in a batch.
@@ -58,7 +68,7 @@ EvalGraph = collections.namedtuple('EvalGraph', [
 # `kl_per_step` [L] summed over examples, `num_examples`, the pixel `sigma` used and the
 # `pictures` (pictures.Pictures of the first batch; None without examples).
 Totals = collections.namedtuple('Totals', ['sums', 'kl_per_step', 'num_examples', 'sigma',
-                                           'pictures'])
+                                           'pictures', 'num_samples'])
 
 
 def build_eval_graph(config, checkpoint, step, data_dir, dataset, batch_size, seed,
@@ -85,9 +95,11 @@ def build_eval_graph(config, checkpoint, step, data_dir, dataset, batch_size, se
     tf.set_random_seed(seed)
     data = gqn_tfr_provider.gqn_dataset(
         dataset, config.CONTEXT_SIZE, data_dir, 'test', batch_size=batch_size,
-        custom_frame_size=config.IMG_HEIGHT, seed=seed, bad_records=bad_records)
+        custom_frame_size=(config.IMG_HEIGHT, config.IMG_WIDTH), seed=seed,
+        bad_records=bad_records)
     next_batch = tf.data.make_one_shot_iterator(data).get_next()
-    inputs = Inputs(*gqn_graph.model_placeholders(config, config.CONTEXT_SIZE))
+    # Any number of context views: the fly-through may look at fewer than CONTEXT_SIZE.
+    inputs = Inputs(*gqn_graph.model_placeholders(config, None))
     # Refused before the graph is built: the other model's graph would only list every
     # variable as missing.
     checkpoints.check_model(checkpoint, config)
@@ -135,11 +147,28 @@ def _mse(images, targets):
   return np.mean(np.square(np.asarray(images, np.float64) - targets), axis=(1, 2, 3))
 
 
-def _accumulate(sums, batch, sampled, mean_render):
-  """Adds a batch's per-example errors to `sums` (metric name -> sum over examples)."""
+def _accumulate(sums, batch, samples, mean_render, quality):
+  """Adds a batch's per-example errors to `sums` (metric name -> sum over examples).
+
+  Args:
+    sums: metric name -> sum over the examples so far.
+    batch: the Inputs of the batch.
+    samples: [N, B, H, W, 3] generated renders, N >= 1; the first is `generation_mse`'s.
+    mean_render: [B, H, W, 3] the render with every latent at its prior mean.
+    quality: a view_metrics.ImageQuality of the image size.
+  """
   size = len(batch.target)
-  sums['generation_mse'] += _mse(sampled, batch.target).sum()
+  sums['generation_mse'] += _mse(samples[0], batch.target).sum()
   sums['mean_render_mse'] += _mse(mean_render, batch.target).sum()
+  psnr, ssim = quality.scores(mean_render, batch.target)
+  sums['psnr_db'] += float(np.sum(psnr))
+  sums['ssim'] += float(np.sum(ssim))
+  scores = view_metrics.sample_scores(samples, mean_render, batch.target)
+  sums['best_of_n_mse'] += scores['best_of_n_mse'].sum()
+  sums['sample_spread'] += scores['sample_spread'].sum()
+  defined = ~np.isnan(scores['spread_error_correlation'])
+  sums['spread_error_correlation'] += scores['spread_error_correlation'][defined].sum()
+  sums['spread_error_correlation_examples'] += defined.sum()
   sums['context_mean_mse'] += _mse(batch.frames.mean(axis=1), batch.target).sum()
   nearest = batch.frames[np.arange(size),
                          camera.nearest_context_view(batch.cameras, batch.query)]
@@ -155,7 +184,8 @@ def run_metrics(sess, model, config, max_examples, num_scenes, num_samples, prog
     config: the GQNConfig.
     max_examples: examples to evaluate (None: the whole split).
     num_scenes: scenes of the first batch kept for the pictures.
-    num_samples: sampled renders per scene kept for the pictures.
+    num_samples: N, renders drawn from the prior per example for best-of-N and the
+      spread (at least 1), and per scene in the pictures.
     progress: a progress bar with `update(done)` and `close()`.
 
   Returns:
@@ -167,6 +197,8 @@ def run_metrics(sess, model, config, max_examples, num_scenes, num_samples, prog
   pictures = None
   sigma = None
   generation = model.generation
+  draws = max(num_samples, 1)
+  quality = view_metrics.ImageQuality(config.IMG_HEIGHT, config.IMG_WIDTH)
   for batch in batches(sess, model.next_batch, max_examples):
     size = len(batch.target)
     feed = dict(zip(model.inputs, batch))
@@ -177,9 +209,8 @@ def run_metrics(sess, model, config, max_examples, num_scenes, num_samples, prog
     if pictures is None:
       fetch['canvases'] = generation.canvas_images
     mean = sess.run(fetch, mean_feed)
+    samples = [sampled] + [sess.run(generation.mu_target, feed) for _ in range(draws - 1)]
     if pictures is None:
-      samples = [sampled] + [sess.run(generation.mu_target, feed)
-                             for _ in range(num_samples - 1)]
       pictures = pictures_lib.Pictures(
           Inputs(*(array[:num_scenes] for array in batch)),
           mean['mean_render'][:num_scenes],
@@ -189,11 +220,12 @@ def run_metrics(sess, model, config, max_examples, num_scenes, num_samples, prog
                        ('kl_nats', terms.kl)):
       sums[key] += float(value) * size  # the objective averages over the batch
     kl_per_step += np.asarray(terms.kl_per_step, np.float64) * size
-    _accumulate(sums, batch, sampled, mean['mean_render'])
+    _accumulate(sums, batch, np.stack(samples), mean['mean_render'], quality)
     num_examples += size
     progress.update(num_examples)
   progress.close()
-  return Totals(sums, kl_per_step, num_examples, sigma, pictures)
+  quality.close()
+  return Totals(sums, kl_per_step, num_examples, sigma, pictures, draws)
 
 
 def metrics_dict(totals, config, resolved, checkpoint, step, dataset, seed):
@@ -211,6 +243,14 @@ def metrics_dict(totals, config, resolved, checkpoint, step, dataset, seed):
   return collections.OrderedDict([
       ('generation_mse', sums['generation_mse'] / num_examples),
       ('mean_render_mse', sums['mean_render_mse'] / num_examples),
+      ('psnr_db', sums['psnr_db'] / num_examples),
+      ('ssim', sums['ssim'] / num_examples),
+      ('best_of_n_mse', sums['best_of_n_mse'] / num_examples),
+      ('num_samples', totals.num_samples),
+      ('sample_spread', sums['sample_spread'] / num_examples),
+      ('spread_error_correlation',
+       sums['spread_error_correlation'] / sums['spread_error_correlation_examples']
+       if sums['spread_error_correlation_examples'] else float('nan')),
       ('elbo_nats', elbo_nats),
       ('target_llh_nats', sums['target_llh_nats'] / num_examples),
       ('kl_nats', sums['kl_nats'] / num_examples),
@@ -234,8 +274,9 @@ def metrics_dict(totals, config, resolved, checkpoint, step, dataset, seed):
 def format_table(metrics):
   """The metrics as aligned lines for the terminal."""
   lines = []
-  for key in ('generation_mse', 'mean_render_mse', 'elbo_nats', 'target_llh_nats', 'kl_nats',
-              'bits_per_dim', 'pixel_sigma'):
+  for key in ('generation_mse', 'mean_render_mse', 'psnr_db', 'ssim', 'best_of_n_mse',
+              'sample_spread', 'spread_error_correlation', 'elbo_nats', 'target_llh_nats',
+              'kl_nats', 'bits_per_dim', 'pixel_sigma'):
     lines.append('  %-28s %.6g' % (key, metrics[key]))
   lines.append('  %-28s %s' % ('kl_per_step', ' '.join('%.4g' % v
                                                          for v in metrics['kl_per_step'])))
@@ -244,16 +285,22 @@ def format_table(metrics):
   return '\n'.join(lines)
 
 
-def render_flight(sess, model, config, scene, num_views, dataset, batch_size):
-  """Mean renders of the first scene of `scene` (Inputs) along its camera ring."""
+def render_flight(sess, model, config, scene, num_views, dataset, batch_size,
+                  context_views=None):
+  """Mean renders of the first scene of `scene` (Inputs) along its camera ring.
+
+  `context_views`: how many of the scene's context views the renders look at (the first
+  ones; None: all). With 1, the flight is a scene generated from a single image.
+  """
   poses = camera.flight_cameras(scene.cameras[0], num_views, dataset)
+  frames, cameras_seen = scene.frames[:1, :context_views], scene.cameras[:1, :context_views]
   cameras = sess.run(model.encoded_poses, {model.raw_poses: poses})
   images = []
   for start in range(0, num_views, batch_size):
     query = cameras[start:start + batch_size]
     size = len(query)
-    feed = {model.inputs.frames: np.repeat(scene.frames[:1], size, axis=0),
-            model.inputs.cameras: np.repeat(scene.cameras[:1], size, axis=0),
+    feed = {model.inputs.frames: np.repeat(frames, size, axis=0),
+            model.inputs.cameras: np.repeat(cameras_seen, size, axis=0),
             model.inputs.query: query}
     feed.update(gqn_predictor.zero_noise_feed(model.noise, size, config))
     images.append(sess.run(model.generation.mu_target, feed))
@@ -314,7 +361,7 @@ def write_summaries(model_dir, metrics, step):
 def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
              config_overrides=None, max_examples=256, batch_size=16, output_dir=None,
              seed=0, flight=0, export_dir=None, num_scenes=4, num_samples=3, progress=True,
-             skip_corrupt_records=False, report=True):
+             skip_corrupt_records=False, report=True, flight_context=None):
   """Evaluates a checkpoint, writes metrics.json, summaries and pictures; returns metrics.
 
   The metrics also go to TensorBoard, as scalars at the checkpoint's global step under
@@ -334,9 +381,12 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
     seed: seeds the views that make up each example and the latent draws: a rerun
       evaluates the same examples and pictures the same samples.
     flight: frames of flight.gif (0: none).
+    flight_context: context views the fly-through looks at (the first scene's first
+      ones; None: all CONTEXT_SIZE). 1 renders the scene from a single image.
     export_dir: when given, a new directory for a SavedModel of the mean render.
     num_scenes: scenes (rows) in scenes.png, at most batch_size.
-    num_samples: sampled renders per scene in scenes.png.
+    num_samples: N, renders drawn from the prior per example (best_of_n_mse and
+      sample_spread; at least 1 is drawn) and per scene in scenes.png.
     progress: show a progress bar on stderr.
     skip_corrupt_records: skip bad records of the test split (damaged files, frames
       that are not JPEG images of the dataset's size, non-finite cameras) and report
@@ -357,7 +407,9 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   gqn_tfr_provider.dataset_info(dataset)
   for name, value, least in (('batch_size', batch_size, 1), ('flight', flight, 0),
                              ('num_scenes', num_scenes, 1), ('num_samples', num_samples, 0),
-                             ('max_examples', max_examples or 0, 0)):
+                             ('max_examples', max_examples or 0, 0),
+                             ('flight_context', 1 if flight_context is None else flight_context,
+                              1)):
     if isinstance(value, bool) or not isinstance(value, int) or value < least:
       raise ValueError('%s is %r; it must be an integer >= %d.' % (name, value, least))
   max_examples = max_examples or None
@@ -381,7 +433,7 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
     totals = run_metrics(sess, model, config, max_examples, num_scenes, num_samples, bar)
     if totals.num_examples and flight:
       flight_images = render_flight(sess, model, config, totals.pictures.scenes, flight,
-                                    dataset, batch_size)
+                                    dataset, batch_size, context_views=flight_context)
   # Metrics of a split cut short by a bad record would look valid: refuse them.
   if bad_records.count:
     logs.logger.warning(bad_records.summary())
@@ -406,3 +458,32 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
     print(format_table(metrics))
     print('Wrote: %s' % '\n       '.join(written))
   return metrics
+
+
+def evaluate_all(model_dir, data_dir, dataset, output_dir=None, **kwargs):
+  """Evaluates every checkpoint of `model_dir` on the same examples: the learning curve.
+
+  Each checkpoint's metrics.json and pictures go to `output_dir/model.ckpt-STEP/`, and
+  curves.csv and curves.png (gqn/curves.py) to `output_dir` (default <model_dir>/eval).
+
+  Args:
+    model_dir, data_dir, dataset: as for `evaluate`.
+    output_dir: where the curves go.
+    **kwargs: the other arguments of `evaluate` (not checkpoint or output_dir), the same
+      for every checkpoint, so every point of the curve is measured alike.
+
+  Returns:
+    The curve's rows (dicts of curves.COLUMNS), oldest checkpoint first.
+  """
+  output_dir = output_dir or os.path.join(model_dir, 'eval')
+  kwargs.setdefault('progress', False)
+  kwargs.setdefault('report', False)
+
+  def evaluate_checkpoint(prefix):
+    return evaluate(model_dir, data_dir, dataset, checkpoint=prefix,
+                    output_dir=os.path.join(output_dir, os.path.basename(prefix)), **kwargs)
+
+  rows, written = curves.evaluate_checkpoints(model_dir, evaluate_checkpoint, output_dir,
+                                              progress=logs.logger.info)
+  print('Learning curve of %d checkpoints: %s' % (len(rows), ', '.join(written)))
+  return rows

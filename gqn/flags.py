@@ -10,9 +10,13 @@ import collections
 
 from gqn import gqn_params
 
+# --prior_timing's values -> PRIOR_BEFORE_UPDATE.
+PRIOR_TIMINGS = {'paper': True, 'tf-gqn': False}
+
 # Flag -> the GQNConfig fields it sets, for every flag of any entry point.
 FLAG_FIELDS = collections.OrderedDict([
     ('model', ('MODEL',)),
+    ('prior_timing', ('PRIOR_BEFORE_UPDATE',)),
     ('enc_type', ('ENC_TYPE',)),
     ('seq_length', ('SEQ_LENGTH',)),
     ('context_size', ('CONTEXT_SIZE',)),
@@ -39,6 +43,11 @@ def define_config_flags(parser, encoder=False, schedule=False):
                       help='draw: the GQN with the DRAW renderer; vae: the GQN-VAE '
                       'baseline (gqn/gqn_vae.py). Default: draw for a new model, else the '
                       'one its directory records.')
+  parser.add_argument('--prior_timing', choices=sorted(PRIOR_TIMINGS), default=None,
+                      help='Which generator state the training prior reads: "paper" (before '
+                      'the step\'s update, as generation does; every preset) or "tf-gqn" '
+                      '(after it; tf-gqn\'s snapshots were trained so). Default: the '
+                      'preset\'s, or the one the model directory records.')
   if encoder:
     parser.add_argument('--enc_type', choices=gqn_params.ENCODER_TYPES, default=None,
                         help='Scene encoder (default: read off the checkpoint).')
@@ -63,6 +72,8 @@ def config_overrides(args):
   overrides = {}
   for flag, fields in FLAG_FIELDS.items():
     value = getattr(args, flag, None)
+    if flag == 'prior_timing' and value is not None:
+      value = PRIOR_TIMINGS[value]
     if value is not None:
       overrides.update((field, value) for field in fields)
   return overrides

@@ -84,6 +84,25 @@ def _debug_summaries(features, labels, view, view_name, scalars):
     tf.summary.scalar(name, value)
 
 
+def random_context_size(context, max_views):
+  """The first k of each scene's context views, k drawn uniformly from 1..max_views.
+
+  One k per batch, as the paper's training did (the views of each example are already a
+  random choice of the scene's, so the first k are a random k of them). The encoder sums
+  over views, so one model then serves any number of them.
+
+  Args:
+    context: Context(frames [B, K, H, W, 3], cameras [B, K, 7]).
+    max_views: the largest k, at most K.
+
+  Returns:
+    Context(frames [B, k, H, W, 3], cameras [B, k, 7]), k unknown until run time.
+  """
+  views = tf.random.uniform([], 1, max_views + 1, dtype=tf.int32, name='context_size')
+  return context._replace(frames=context.frames[:, :views],
+                          cameras=context.cameras[:, :views])
+
+
 def gqn_draw_model_fn(features, labels, mode, params, config=None):
   """Estimator model_fn of the GQN with the DRAW renderer.
 
@@ -110,6 +129,8 @@ def gqn_draw_model_fn(features, labels, mode, params, config=None):
   compute_dtype = precision.compute_dtype(params.get('mixed_precision'))
   global_step = tf.train.get_or_create_global_step()
   context = features.context
+  if mode == ModeKeys.TRAIN and gqn_config.RANDOM_CONTEXT_SIZE:
+    context = random_context_size(context, gqn_config.CONTEXT_SIZE)
   outputs = gqn_graph.gqn_draw(
       features.query_camera, context.frames, context.cameras, gqn_config,
       target_frame=None if mode == ModeKeys.PREDICT else labels,

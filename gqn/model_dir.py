@@ -77,7 +77,9 @@ def resolve_config(model_dir, preset, overrides, checkpoint=None):
        (tf-gqn's snapshots have no gqn_config.json), every field the checkpoint
        determines is read off it, except those the user set (see
        pinned_fields): a contradiction of those surfaces in checkpoints.check_compatible,
-       naming the flag.
+       naming the flag. Such a checkpoint (given, or the latest in `model_dir` when
+       training on) was trained with tf-gqn's prior timing, so it keeps that timing
+       (PRIOR_BEFORE_UPDATE false) unless the --prior_timing flag says otherwise.
 
   Args:
     model_dir: the model directory (may not exist yet).
@@ -110,6 +112,10 @@ def resolve_config(model_dir, preset, overrides, checkpoint=None):
           '--model_dir.' % (config_path(model_dir), details))
     return ResolvedConfig(recorded, config_path(model_dir), {}, True)
   source = 'preset %r and flags' % (preset or 'default')
+  snapshot = checkpoint or tf.train.latest_checkpoint(model_dir)
+  if snapshot and 'PRIOR_BEFORE_UPDATE' not in overrides:
+    requested = requested._replace(PRIOR_BEFORE_UPDATE=False)
+    source += ', tf-gqn\'s prior timing (a checkpoint without %s)' % CONFIG_FILE
   if checkpoint is None:
     return ResolvedConfig(requested, source, {}, False)
   config, inferred = checkpoints.infer_config(

@@ -20,6 +20,7 @@ from gqn import estimator as estimator_lib
 from gqn import interrupts
 from gqn import loss_guard
 from gqn import model_dir as model_dir_lib
+from gqn import train_clock
 
 # How a run trains, apart from the config and the data's and model's places; the fields
 # are named as train_gqn_draw.py's flags.
@@ -29,6 +30,8 @@ from gqn import model_dir as model_dir_lib
 #   max_steps: stop at this global step (None: no limit). With neither, training runs
 #     until it is stopped, checkpointing every `chkpt_steps`.
 #   chkpt_steps: checkpoint interval in steps.
+#   keep_checkpoints: the newest checkpoints kept (0: all, for a learning curve of every
+#     one; see gqn/curves.py).
 #   log_steps: interval of the log line (loss, L2, steps/s) and of summaries.
 #   debug: write image and scalar summaries for TensorBoard.
 #   initial_eval: evaluate on the test split before training.
@@ -47,6 +50,7 @@ from gqn import model_dir as model_dir_lib
 #     checkpoints stay float32.
 _TRAIN_DEFAULTS = collections.OrderedDict([
     ('batch_size', 36), ('train_epochs', None), ('max_steps', None), ('chkpt_steps', 10000),
+    ('keep_checkpoints', 5),
     ('log_steps', 100), ('debug', False), ('initial_eval', False), ('memcap', 1.0),
     ('queue_threads', 4), ('queue_buffer', 64), ('seed', None), ('distribution', None),
     ('eval_steps', 10), ('eval_throttle_secs', 600), ('skip_corrupt_records', False),
@@ -60,7 +64,7 @@ def _input_fn(config, data_dir, dataset, mode, options, num_epochs, bad_records,
   """The provider's input_fn for the config's context size and frame size, and `options`."""
   return gqn_tfr_provider.make_input_fn(
       dataset, config.CONTEXT_SIZE, data_dir, mode, batch_size=options.batch_size,
-      num_epochs=num_epochs, custom_frame_size=config.IMG_HEIGHT,
+      num_epochs=num_epochs, custom_frame_size=(config.IMG_HEIGHT, config.IMG_WIDTH),
       num_threads=options.queue_threads, buffer_size=options.queue_buffer,
       seed=options.seed, bad_records=bad_records, distributed=distributed)
 
@@ -74,7 +78,7 @@ def check_dataset(config, data_dir, dataset, mode=tf.estimator.ModeKeys.TRAIN):
   with tf.Graph().as_default():
     gqn_tfr_provider.gqn_dataset(
         dataset=dataset, context_size=config.CONTEXT_SIZE, root=data_dir, mode=mode,
-        custom_frame_size=config.IMG_HEIGHT)
+        custom_frame_size=(config.IMG_HEIGHT, config.IMG_WIDTH))
 
 
 def train(config, data_dir, dataset, model_dir, options=None):
@@ -108,6 +112,9 @@ def train(config, data_dir, dataset, model_dir, options=None):
     interrupts.TrainingInterrupted: SIGINT / SIGTERM, after saving a checkpoint.
   """
   options = options or TrainOptions()
+  if options.keep_checkpoints < 0:
+    raise ValueError('keep_checkpoints is %d; it must be 0 (keep all) or more.'
+                     % options.keep_checkpoints)
   batch_size, seed = options.batch_size, options.seed
   distribution = options.distribution or distribute_lib.make_distribution(
       distribute_lib.NONE)
@@ -134,7 +141,8 @@ def train(config, data_dir, dataset, model_dir, options=None):
   estimator = estimator_lib.make_estimator(
       config, model_dir, options.debug, options.log_steps, options.chkpt_steps,
       options.memcap, graph_seed, distribution=distribution, xla=options.xla,
-      mixed_precision=options.mixed_precision, max_steps=options.max_steps)
+      mixed_precision=options.mixed_precision, max_steps=options.max_steps,
+      keep_checkpoints=options.keep_checkpoints)
   logs.logger.info('Training a GQN (batch size %d per replica) on %s in %s; config: %s',
                    batch_size, dataset, model_dir, config)
   if distribution.mode != distribute_lib.NONE:
@@ -160,7 +168,9 @@ def train(config, data_dir, dataset, model_dir, options=None):
         estimator.evaluate(eval_input_fn)
         bad_records.raise_if_stopped()
       if stop.signum is None:
-        estimator.train(train_input_fn, max_steps=options.max_steps, hooks=[stop.hook()])
+        # Each checkpoint records the training time it was saved at, for the curves.
+        estimator.train(train_input_fn, max_steps=options.max_steps, hooks=[stop.hook()],
+                        saving_listeners=[train_clock.TrainingClock(model_dir)])
   if bad_records.count:
     logs.logger.warning(bad_records.summary())
   bad_records.raise_if_stopped()

@@ -37,7 +37,7 @@ def write_reference_snapshot(model_dir, global_step=0):
   with tf.Graph().as_default():
     features = Query(Context(tf.constant(frames), tf.constant(poses)), tf.constant(query))
     gqn_model.gqn_draw_model_fn(features, tf.constant(target), tf.estimator.ModeKeys.TRAIN,
-                                {'gqn_params': gqn_params.default_config()})
+                                {'gqn_params': gqn_params.tf_gqn_config()})
     with tf.Session() as sess:
       for variable in tf.global_variables():
         value = reference_weights.value_for(

@@ -14,7 +14,7 @@ from gqn import model_dir as model_dir_lib
 from tests.snapshot import DATASET
 
 METRIC_KEYS = ('generation_mse', 'mean_render_mse', 'elbo_nats', 'target_llh_nats', 'kl_nats',
-               'bits_per_dim', 'pixel_sigma')
+               'bits_per_dim', 'pixel_sigma', 'psnr_db', 'best_of_n_mse', 'sample_spread')
 
 
 def _args(model_dir, data_dir, *extra):
@@ -33,6 +33,14 @@ def _check_metrics(metrics, num_examples, seq_length, pixels):
       (metrics['elbo_nats'] + pixels * math.log(256)) / (pixels * math.log(2)))
   for value in metrics['baselines'].values():
     assert 0 < value < 1
+  # -10 log10 is convex, so the mean of the images' PSNRs is at least the PSNR of the
+  # mean MSE (Jensen).
+  assert metrics['psnr_db'] >= -10 * math.log10(metrics['mean_render_mse']) - 1e-6
+  assert metrics['best_of_n_mse'] <= metrics['generation_mse'] + 1e-12
+  assert metrics['sample_spread'] >= 0
+  correlation = metrics['spread_error_correlation']
+  assert math.isnan(correlation) or -1 <= correlation <= 1
+  assert metrics['ssim'] <= 1
 
 
 @pytest.mark.slow
@@ -51,7 +59,8 @@ def test_snapshot_without_config_is_evaluated_and_rendered(reference_snapshot, f
   assert metrics['checkpoint'].endswith('model.ckpt-0')
   assert metrics['inferred_fields']['ENC_TYPE'] == 'pool'
   assert metrics['inferred_fields']['Z_CHANNELS'] == 64
-  assert metrics['config'] == gqn_params.default_config()._asdict()
+  # A checkpoint without gqn_config.json is tf-gqn's, read with tf-gqn's prior timing.
+  assert metrics['config'] == gqn_params.tf_gqn_config()._asdict()
   # 2 scenes x (5 context views, target, mean render, 1 sample), 64 px tiles, 2 px gaps.
   with Image.open(os.path.join(output_dir, 'scenes.png')) as image:
     assert image.size == (8 * 66 - 2, 2 * 66 - 2)
@@ -112,6 +121,10 @@ def test_tiny_model_metrics_pictures_reproducibility_and_export(tiny_model, fake
                                  batch_size=3, num_samples=0, output_dir=str(tmp_path / 'all'),
                                  progress=False)
   assert everything['num_examples'] == 8
+  # With no samples asked for, one is still drawn: best-of-1 is the generation MSE.
+  assert everything['num_samples'] == 1
+  assert everything['best_of_n_mse'] == pytest.approx(everything['generation_mse'], rel=1e-9)
+  assert everything['sample_spread'] == 0
 
 
 def test_flag_contradicting_gqn_config_json_is_refused(tiny_model, fake_data_dir, capsys):

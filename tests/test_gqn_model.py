@@ -47,12 +47,14 @@ def _features(config, batch=3, seed=0):
 # Config.
 
 def test_default_config_is_the_spec():
-  config = gqn_params.default_config()
+  config = gqn_params.tf_gqn_config()
   assert list(config._fields[:len(SPEC_DEFAULTS)]) == [name for name, _ in SPEC_DEFAULTS]
   for name, value in SPEC_DEFAULTS:
     assert getattr(config, name) == value, name
   assert config.PRIOR_BEFORE_UPDATE is False
   assert gqn_params.create_gqn_config({}) == config
+  # The default preset is tf-gqn's model trained with the paper's prior timing.
+  assert gqn_params.default_config() == config._replace(PRIOR_BEFORE_UPDATE=True)
 
 
 def test_create_gqn_config_takes_known_keys_ignores_others_and_derives_sizes():
@@ -77,7 +79,8 @@ def test_create_gqn_config_refuses_contradicting_derived_size_and_bad_values():
 def test_presets_derive_from_default_and_round_trip_through_json():
   tiny = gqn_params.preset('tiny')
   assert tiny.IMG_HEIGHT == 32 and tiny.ENC_HEIGHT == 8
-  assert tiny.ENC_TYPE == 'tower' and tiny.PRIOR_BEFORE_UPDATE is False
+  assert tiny.ENC_TYPE == 'tower' and tiny.PRIOR_BEFORE_UPDATE is True
+  assert tiny.RANDOM_CONTEXT_SIZE is True
   assert gqn_params.preset('default') == gqn_params.default_config()
   assert gqn_params.config_from_json(gqn_params.config_to_json(tiny)) == tiny
   with pytest.raises(ValueError, match='huge'):
@@ -96,7 +99,7 @@ def test_config_json_refuses_unknown_key_and_wrong_type():
   # tf-gqn's file carries only its 24 fields, with integral floats written as ints.
   values = dict(SPEC_DEFAULTS)
   values['GENERATOR_SIGMA_ALPHA'] = 2
-  assert gqn_params.config_from_json(json.dumps(values)) == gqn_params.default_config()
+  assert gqn_params.config_from_json(json.dumps(values)) == gqn_params.tf_gqn_config()
 
 
 # Schedules: pure functions of the step.

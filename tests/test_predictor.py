@@ -45,7 +45,7 @@ def test_snapshot_mean_render_equals_the_reference_prediction(reference_snapshot
   reference = np.load(os.path.join(DATA, 'reference_outputs_pool.npz'))['predicted_mean']
   frames, cameras, query, _ = reference_weights.fixed_inputs(batch=2)
   with gqn_predictor.GqnViewPredictor(reference_snapshot) as predictor:
-    assert predictor.config == gqn_params.default_config()
+    assert predictor.config == gqn_params.tf_gqn_config()
     for scene in range(2):
       predictor.clear_context()
       for view in range(frames.shape[1]):

@@ -36,7 +36,7 @@ def _build(mode, batch=2):
     features = Query(Context(tf.constant(frames), tf.constant(poses)), tf.constant(query))
     labels = None if mode == MODES.PREDICT else tf.constant(target)
     spec = gqn_model.gqn_draw_model_fn(features, labels, mode,
-                                       {'gqn_params': gqn_params.default_config()})
+                                       {'gqn_params': gqn_params.tf_gqn_config()})
   return graph, spec
 
 

@@ -1,0 +1,142 @@
+"""The project's published learning result: render, train, evaluate and analyse, per dataset.
+
+  python3 results.py                  (or `make results`, which also sets up the environment)
+  python3 results.py --datasets synth_rooms_ring_camera
+
+For each dataset of the recipe (RECIPES) it
+1. renders the training and test scenes into --data_dir (skipped when already there);
+2. trains the `tiny` preset with the recipe's batch size and steps into
+   --run_dir/<dataset>/model, keeping every checkpoint (a second run trains on, and does
+   nothing once the steps are reached);
+3. evaluates every checkpoint on the same test examples: curves.csv and curves.png in
+   --run_dir/<dataset> (PSNR, KL, ELBO and the baselines against step and training time);
+4. evaluates the last checkpoint with pictures (scenes.png, canvas_sequence.png and
+   flight.gif, the fly-through generated from a single context image);
+5. runs the analyses of the representation (analyze_gqn.py) into --run_dir/<dataset>/analysis;
+and prints one row per dataset of the README's results table. The same recipe as flags:
+  python3 train_gqn_draw.py --preset tiny --batch_size 16 --max_steps STEPS \\
+      --chkpt_steps 2500 --keep_checkpoints 0 --seed 0 --dataset NAME ...
+"""
+
+import argparse
+import collections
+import json
+import os
+import sys
+import time
+
+from data_provider import logs
+# TensorFlow's C++ start-up lines would hide the tool's own output; it reads the level
+# once, at import.
+logs.quiet_tensorflow_startup()
+
+from data_provider.scenes import render  # pylint: disable=g-import-not-at-top
+from gqn import analysis
+from gqn import evaluation
+from gqn import gqn_params
+from gqn import train_clock
+from gqn import training
+
+# The measured recipe per dataset (docs/experiments.md): scenes rendered and steps of
+# batch 16 with the tiny preset. About 60 minutes or less of training each on 2 cores.
+Recipe = collections.namedtuple('Recipe', ['train_scenes', 'test_scenes', 'steps'])
+RECIPES = collections.OrderedDict([
+    ('synth_rooms_ring_camera', Recipe(3000, 200, 25000)),
+    ('synth_shepard_metzler_7_parts', Recipe(3000, 200, 15000)),
+])
+BATCH_SIZE = 16
+CHECKPOINT_STEPS = 2500
+EVAL_EXAMPLES = 200
+NUM_SAMPLES = 3
+
+
+def run_dataset(dataset, recipe, data_dir, run_dir, seed=0, analyses=True):
+  """Renders, trains, evaluates and analyses one dataset; returns its results row."""
+  out = os.path.join(run_dir, dataset)
+  model_dir = os.path.join(out, 'model')
+  print('%s: rendering %d + %d scenes' % (dataset, recipe.train_scenes, recipe.test_scenes),
+        flush=True)
+  render.render_dataset(data_dir, dataset, recipe.train_scenes, recipe.test_scenes,
+                        seed=seed)
+  print('%s: training the tiny GQN for %d steps of batch %d'
+        % (dataset, recipe.steps, BATCH_SIZE), flush=True)
+  training.train(gqn_params.tiny_config(), data_dir, dataset, model_dir,
+                 training.TrainOptions(batch_size=BATCH_SIZE, max_steps=recipe.steps,
+                                       chkpt_steps=CHECKPOINT_STEPS, keep_checkpoints=0,
+                                       log_steps=500, seed=seed))
+  print('%s: evaluating every checkpoint on %d test examples' % (dataset, EVAL_EXAMPLES),
+        flush=True)
+  options = dict(max_examples=EVAL_EXAMPLES, batch_size=50, seed=seed,
+                 num_samples=NUM_SAMPLES)
+  evaluation.evaluate_all(model_dir, data_dir, dataset, output_dir=out, **options)
+  metrics = evaluation.evaluate(model_dir, data_dir, dataset, output_dir=out, flight=36,
+                                flight_context=1, report=False, progress=False, **options)
+  if analyses:
+    print('%s: analysing the representation' % dataset, flush=True)
+    analysis.analyze(model_dir, data_dir, dataset, output_dir=os.path.join(out, 'analysis'),
+                     seed=seed, progress=lambda line: print('  ' + line, flush=True))
+  times = train_clock.read_training_times(model_dir)
+  row = collections.OrderedDict([
+      ('dataset', dataset), ('steps', metrics['global_step']),
+      ('training_minutes', times.get(metrics['global_step'], float('nan')) / 60.0),
+      ('psnr_db', metrics['psnr_db']), ('ssim', metrics['ssim']),
+      ('mean_render_mse', metrics['mean_render_mse']), ('kl_nats', metrics['kl_nats']),
+      ('best_of_n_mse', metrics['best_of_n_mse']),
+      ('context_mean_mse', metrics['baselines']['context_mean_mse']),
+      ('nearest_context_mse', metrics['baselines']['nearest_context_mse'])])
+  with open(os.path.join(out, 'results.json'), 'w') as f:
+    json.dump(row, f, indent=2)
+  return row
+
+
+def table(rows):
+  """The results as the README's Markdown table."""
+  lines = ['| dataset | steps | training (min) | PSNR (dB) | SSIM | MSE | KL (nats) | '
+           'best of %d MSE | context mean MSE | nearest view MSE |' % NUM_SAMPLES,
+           '|---|---|---|---|---|---|---|---|---|---|']
+  for row in rows:
+    lines.append('| %s | %d | %.0f | %.2f | %.3f | %.5f | %.2f | %.5f | %.5f | %.5f |' % (
+        row['dataset'], row['steps'], row['training_minutes'], row['psnr_db'], row['ssim'],
+        row['mean_render_mse'], row['kl_nats'], row['best_of_n_mse'],
+        row['context_mean_mse'], row['nearest_context_mse']))
+  return '\n'.join(lines)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--datasets', default=','.join(RECIPES),
+                      help='Comma-separated datasets of the recipe: %s.' % ', '.join(RECIPES))
+  parser.add_argument('--data_dir', default='data', help='Where the datasets are rendered.')
+  parser.add_argument('--run_dir', default=os.path.join('runs', 'results'),
+                      help='Models, curves, pictures and analyses.')
+  parser.add_argument('--seed', type=int, default=0)
+  parser.add_argument('--no_analyses', action='store_true',
+                      help='Skip the analyses of the representation.')
+  logs.add_verbose_flag(parser)
+  args = parser.parse_args(argv)
+  logs.setup(args.verbose)
+  names = [name.strip() for name in args.datasets.split(',') if name.strip()]
+  unknown = [name for name in names if name not in RECIPES]
+  if unknown or not names:
+    print('results.py: error: --datasets %r: choose from %s.'
+          % (args.datasets, ', '.join(RECIPES)), file=sys.stderr)
+    return 2
+  start = time.time()
+  rows = []
+  try:
+    for name in names:
+      rows.append(run_dataset(name, RECIPES[name], args.data_dir, args.run_dir, args.seed,
+                              analyses=not args.no_analyses))
+  except (ValueError, IOError) as error:
+    print('results.py: error: %s' % error, file=sys.stderr)
+    return 2
+  print()
+  print(table(rows))
+  print('(%.0f minutes in all; curves, pictures and analyses in %s)'
+        % ((time.time() - start) / 60.0, args.run_dir))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

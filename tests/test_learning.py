@@ -1,0 +1,100 @@
+"""Training recipes: the two prior timings, a random number of context views, learning curves."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow.compat.v1 as tf
+
+import eval_gqn
+import train_gqn_draw
+from data_provider.gqn_tfr_provider import Context
+from gqn import curves
+from gqn import gqn_model
+from gqn import gqn_params
+from gqn import model_dir as model_dir_lib
+from gqn import train_clock
+from tests.snapshot import DATASET
+
+
+def _train(config, data_dir, model_dir, steps):
+  train_gqn_draw.train(config, data_dir, DATASET, model_dir,
+                       train_gqn_draw.TrainOptions(batch_size=4, max_steps=steps,
+                                                   chkpt_steps=steps // 2, log_steps=steps // 10,
+                                                   keep_checkpoints=0, seed=2))
+
+
+def _losses(model_dir):
+  events = tf.io.gfile.glob(os.path.join(model_dir, 'events.out.tfevents.*'))
+  return [(event.step, value.simple_value) for path in events
+          for event in tf.train.summary_iterator(path)
+          for value in event.summary.value if value.tag == 'loss']
+
+
+@pytest.mark.slow
+def test_both_prior_timings_train_and_every_checkpoint_makes_the_curve(fake_data_dir,
+                                                                       tmp_path):
+  paper = gqn_params.tiny_config()
+  assert paper.PRIOR_BEFORE_UPDATE
+  tf_gqn = paper._replace(PRIOR_BEFORE_UPDATE=False)
+  runs = {}
+  for name, config in (('paper', paper), ('tf-gqn', tf_gqn)):
+    model_dir = str(tmp_path / name)
+    _train(config, fake_data_dir, model_dir, steps=200)
+    runs[name] = model_dir
+    losses = sorted(_losses(model_dir))
+    assert len(losses) >= 2 and losses[-1][1] < losses[0][1], (name, losses)
+  # The two runs differ in their prior timing only.
+  recorded = [json.load(open(model_dir_lib.config_path(runs[name])))
+              for name in ('paper', 'tf-gqn')]
+  differing = [key for key in recorded[0] if recorded[0][key] != recorded[1][key]]
+  assert differing == ['PRIOR_BEFORE_UPDATE']
+
+  out = str(tmp_path / 'curve')
+  code = eval_gqn.main(['--model_dir', runs['paper'], '--data_dir', fake_data_dir,
+                        '--dataset', DATASET, '--all_checkpoints', '--output_dir', out,
+                        '--max_examples', '4', '--batch_size', '4', '--num_samples', '2'])
+  assert code == 0
+  rows = curves.read_curves(os.path.join(out, 'curves.csv'))
+  assert [row['global_step'] for row in rows] == [0, 100, 200]
+  seconds = [row['training_seconds'] for row in rows]
+  assert seconds == sorted(seconds) and seconds[-1] > 0
+  assert sorted(train_clock.read_training_times(runs['paper'])) == [0, 100, 200]
+  for row in rows:
+    assert np.isfinite([row['psnr_db'], row['kl_nats'], row['elbo_nats'],
+                        row['context_mean_psnr_db']]).all()
+  assert os.path.getsize(os.path.join(out, 'curves.png')) > 0
+  assert os.path.isfile(os.path.join(out, 'model.ckpt-200', 'metrics.json'))
+
+
+def test_a_checkpoint_without_config_keeps_tf_gqns_prior_timing(reference_snapshot, tmp_path):
+  # tf-gqn's snapshot: evaluated and trained on with the timing it was trained with.
+  resolved = model_dir_lib.resolve_config(reference_snapshot, None, None)
+  assert resolved.config.PRIOR_BEFORE_UPDATE is False
+  assert resolved.config == gqn_params.tf_gqn_config()
+  forced = model_dir_lib.resolve_config(reference_snapshot, None,
+                                        {'PRIOR_BEFORE_UPDATE': True})
+  assert forced.config.PRIOR_BEFORE_UPDATE is True
+  # A new model directory trains with the paper's timing, whatever the preset.
+  for preset in gqn_params.PRESETS:
+    fresh = model_dir_lib.resolve_config(str(tmp_path / preset), preset, None)
+    assert fresh.config.PRIOR_BEFORE_UPDATE is True, preset
+
+
+def test_random_context_size_draws_every_k_from_one_to_k_max():
+  frames = tf.constant(np.arange(5, dtype=np.float32).reshape(1, 5, 1, 1, 1)
+                       * np.ones((2, 5, 4, 4, 3), np.float32))
+  cameras = tf.zeros([2, 5, 7])
+  context = gqn_model.random_context_size(Context(frames, cameras), 5)
+  assert context.frames.shape.as_list()[1] is None
+  with tf.Session() as sess:
+    seen = {}
+    for _ in range(200):
+      got = sess.run(context)
+      k = got.frames.shape[1]
+      assert got.cameras.shape == (2, k, 7)
+      # The first k views, in order.
+      np.testing.assert_array_equal(got.frames[0, :, 0, 0, 0], np.arange(k))
+      seen[k] = seen.get(k, 0) + 1
+  assert sorted(seen) == [1, 2, 3, 4, 5]
