@@ -84,6 +84,21 @@ def _debug_summaries(features, labels, view, view_name, scalars):
     tf.summary.scalar(name, value)
 
 
+def adam_train_op(loss, global_step, gqn_config, compute_dtype):
+  """The paper's optimiser step on `loss`: Adam at the annealed learning rate.
+
+  A NaN / Inf loss fails the step before its update is applied, so no checkpoint (the
+  CheckpointSaverHook saves after the step) ever holds a non-finite state.
+
+  Returns:
+    (train_op, learning rate tensor).
+  """
+  lr = schedules.learning_rate(global_step, gqn_config)
+  optimizer = tf.train.AdamOptimizer(lr, beta1=0.9, beta2=0.999, epsilon=1e-8)
+  with tf.control_dependencies([loss_guard.loss_guard(loss, global_step)]):
+    return precision.minimize(optimizer, loss, global_step, compute_dtype), lr
+
+
 def random_context_size(context, max_views):
   """The first k of each scene's context views, k drawn uniformly from 1..max_views.
 
@@ -150,12 +165,7 @@ def gqn_draw_model_fn(features, labels, mode, params, config=None):
   l2_posterior = tf.reduce_mean(tf.squared_difference(labels, posterior.mu_target))
 
   if mode == ModeKeys.TRAIN:
-    lr = schedules.learning_rate(global_step, gqn_config)
-    optimizer = tf.train.AdamOptimizer(lr, beta1=0.9, beta2=0.999, epsilon=1e-8)
-    # A NaN / Inf loss fails the step before its update is applied, so no checkpoint
-    # (the CheckpointSaverHook saves after the step) ever holds a non-finite state.
-    with tf.control_dependencies([loss_guard.loss_guard(elbo.elbo, global_step)]):
-      train_op = precision.minimize(optimizer, elbo.elbo, global_step, compute_dtype)
+    train_op, lr = adam_train_op(elbo.elbo, global_step, gqn_config, compute_dtype)
     if debug:
       _debug_summaries(features, labels, posterior, 'posterior_mean', {
           'target_llh': elbo.target_llh, 'kl': elbo.kl, 'learning_rate': lr,

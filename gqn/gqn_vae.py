@@ -48,7 +48,6 @@ from gqn import gqn_encoder
 from gqn import gqn_model
 from gqn import gqn_objective
 from gqn import layers
-from gqn import loss_guard
 from gqn import precision
 from gqn import schedules
 
@@ -264,11 +263,8 @@ def gqn_vae_model_fn(features, labels, mode, params, config=None):
   l2_posterior = tf.reduce_mean(tf.squared_difference(labels, mu_posterior))
 
   if mode == ModeKeys.TRAIN:
-    lr = schedules.learning_rate(global_step, gqn_config)
-    optimizer = tf.train.AdamOptimizer(lr, beta1=0.9, beta2=0.999, epsilon=1e-8)
-    # A non-finite loss fails the step before its update is applied (see gqn/loss_guard.py).
-    with tf.control_dependencies([loss_guard.loss_guard(elbo.elbo, global_step)]):
-      train_op = precision.minimize(optimizer, elbo.elbo, global_step, compute_dtype)
+    train_op, lr = gqn_model.adam_train_op(elbo.elbo, global_step, gqn_config,
+                                           compute_dtype)
     if debug:
       _debug_summaries(features, labels, mu_posterior, 'posterior_mean', {
           'target_llh': elbo.target_llh, 'kl': elbo.kl, 'learning_rate': lr,
