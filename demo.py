@@ -88,8 +88,8 @@ def main(argv=None):
                       help='Model, metrics and pictures.')
   parser.add_argument('--train_scenes', type=int, default=3000)
   parser.add_argument('--test_scenes', type=int, default=200)
-  parser.add_argument('--steps', type=int, default=20000,
-                      help='Training steps (the learning rate anneals over 20000).')
+  parser.add_argument('--steps', type=int, default=15000,
+                      help='Training steps.')
   parser.add_argument('--batch_size', type=int, default=16)
   parser.add_argument('--eval_examples', type=int, default=200)
   parser.add_argument('--seed', type=int, default=0)

@@ -41,8 +41,8 @@ from gqn import training
 # batch 16 with the tiny preset. About 60 minutes or less of training each on 2 cores.
 Recipe = collections.namedtuple('Recipe', ['train_scenes', 'test_scenes', 'steps'])
 RECIPES = collections.OrderedDict([
-    ('synth_rooms_ring_camera', Recipe(3000, 200, 20000)),
-    ('synth_shepard_metzler_7_parts', Recipe(3000, 200, 10000)),
+    ('synth_rooms_ring_camera', Recipe(3000, 200, 15000)),
+    ('synth_shepard_metzler_7_parts', Recipe(3000, 200, 7500)),
 ])
 BATCH_SIZE = 16
 CHECKPOINT_STEPS = 2500
