@@ -74,7 +74,8 @@ def run_dataset(dataset, recipe, data_dir, run_dir, seed=0, analyses=True):
   if analyses:
     print('%s: analysing the representation' % dataset, flush=True)
     analysis.analyze(model_dir, data_dir, dataset, output_dir=os.path.join(out, 'analysis'),
-                     seed=seed, progress=lambda line: print('  ' + line, flush=True))
+                     num_scenes=24, probe_scenes=300, quadruples_per_factor=3, seed=seed,
+                     progress=lambda line: print('  ' + line, flush=True))
   times = train_clock.read_training_times(model_dir)
   row = collections.OrderedDict([
       ('dataset', dataset), ('steps', metrics['global_step']),

@@ -83,7 +83,10 @@ def evaluate_checkpoints(model_dir, evaluate_checkpoint, output_dir, progress=pr
     for row in rows:
       writer.writerow({k: ('%.6g' % v if isinstance(v, float) else v) for k, v in row.items()})
   png_path = os.path.join(output_dir, 'curves.png')
-  plot_curves(rows, png_path, title=os.path.basename(os.path.normpath(model_dir)))
+  name = os.path.basename(os.path.normpath(model_dir))
+  if name == 'model':  # results.py's and the demo's layout: name the run, not 'model'
+    name = os.path.basename(os.path.dirname(os.path.normpath(model_dir)))
+  plot_curves(rows, png_path, title=name)
   return rows, [csv_path, png_path]
 
 
@@ -94,7 +97,12 @@ def read_curves(path):
 
 
 def plot_curves(rows, path, title=''):
-  """Draws PSNR (with the baselines), KL and -ELBO against the step, and PSNR against time."""
+  """Draws PSNR (with the baselines), KL and -ELBO against the step, and PSNR against time.
+
+  The untrained checkpoint (step 0) is left out when there are later ones: its KL and
+  ELBO are orders of magnitude above the rest and would flatten every curve.
+  """
+  rows = [row for row in rows if row['global_step'] > 0] or rows
   steps = [row['global_step'] for row in rows]
   psnr = [('GQN mean render', [row['psnr_db'] for row in rows]),
           ('mean of context', [row['context_mean_psnr_db'] for row in rows]),
