@@ -35,7 +35,9 @@ CASES = [('pool', False), ('pool', True), ('tower', False), ('tower', True)]
 
 
 def _config(enc_type='pool', prior_before_update=False, **fields):
-  fields.update(ENC_TYPE=enc_type, PRIOR_BEFORE_UPDATE=prior_before_update)
+  # Both implementations see the same context views: no random context size.
+  fields.update(ENC_TYPE=enc_type, PRIOR_BEFORE_UPDATE=prior_before_update,
+                RANDOM_CONTEXT_SIZE=False)
   return gqn_params.create_gqn_config(fields, base=gqn_params.tiny_config())
 
 
