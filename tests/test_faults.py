@@ -533,7 +533,7 @@ def test_signal_saves_a_checkpoint_of_the_step_reached_and_exits(tmp_path, fake_
   args = _train_args(fake_data_dir, model_dir, '--preset', 'tiny', '--max_steps',
                      '100000', '--chkpt_steps', '100000')
   process, log = _start(args, str(tmp_path / 'run.log'))
-  _wait_for(lambda: re.search(r'step [3-9]\d*:', _read(log.name)), process)
+  _wait_for(lambda: re.search(r'step [3-9]\d*[:/]', _read(log.name)), process)
   process.send_signal(signum)
   assert process.wait(timeout=120) == 128 + signum
   log.close()
