@@ -36,6 +36,8 @@ def test_evaluation_writes_its_metrics_as_summaries_at_the_checkpoint_step(
     tiny_model, fake_data_dir, tmp_path):
   model_dir = str(tmp_path / 'model')
   shutil.copytree(tiny_model, model_dir)
+  # Other tests evaluate the shared model too: start without their summaries.
+  shutil.rmtree(os.path.join(model_dir, 'eval'), ignore_errors=True)
   # Elsewhere than the summaries, which go to MODEL_DIR/eval whatever --output_dir is.
   output_dir = str(tmp_path / 'pictures')
   metrics = evaluation.evaluate(
