@@ -11,7 +11,11 @@
    computed on the same examples: the mean of the context views, and the context view
    nearest the query camera; then how much its samples differ, and where.
    The fly-through (flight.gif) is generated from a single context image.
-Takes about 10 minutes on 2 CPU cores.
+4. Renders the fly-through of the published rooms snapshot (models/synth_rooms_ring_camera,
+   trained by `make results`) from the same single image, and writes both side by side
+   (flight_beside_snapshot.gif: the demo's model left, the snapshot right).
+Training stops after --steps or --train_minutes (9), whichever comes first, so that the
+demo ends within about 15 minutes on 2 CPU cores, setting up included.
 """
 
 import argparse
@@ -27,33 +31,58 @@ logs.quiet_tensorflow_startup()
 from data_provider.scenes import render  # pylint: disable=g-import-not-at-top
 from gqn import evaluation
 from gqn import gqn_params
+from gqn import pictures
 from gqn import training
 
 DATASET = 'synth_rooms_ring_camera'
+# The published snapshot of the same dataset (results.py writes it).
+SNAPSHOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'models', DATASET)
+PRESET = 'tiny'
+FLIGHT_VIEWS = 36
+# Training stops here at the latest: with setting up, rendering and evaluating, the demo
+# then ends within 15 minutes on 2 cores whatever the CPU.
+TRAIN_MINUTES = 9.0
 
 
 def run_demo(data_dir, run_dir, train_scenes, test_scenes, steps, batch_size, eval_examples,
-             seed=0, workers=None):
+             seed=0, workers=None, snapshot_dir=SNAPSHOT, train_minutes=None):
   """Renders, trains and evaluates; returns the metrics dict of evaluation.evaluate."""
-  print('[1/3] Rendering %d training and %d test scenes of %s into %s'
+  print('[1/4] Rendering %d training and %d test scenes of %s into %s'
         % (train_scenes, test_scenes, DATASET, data_dir), flush=True)
   render.render_dataset(data_dir, DATASET, train_scenes, test_scenes, seed=seed,
                         workers=workers)
 
   model_dir = os.path.join(run_dir, 'model')
-  config = gqn_params.tiny_config()
-  print('[2/3] Training the tiny GQN for %d steps (batch %d) in %s'
-        % (steps, batch_size, model_dir), flush=True)
+  config = gqn_params.preset(PRESET)
+  print('[2/4] Training the %s GQN for %d steps (batch %d)%s in %s'
+        % (PRESET, steps, batch_size,
+           ' or %g minutes, whichever comes first' % train_minutes if train_minutes else '',
+           model_dir), flush=True)
   training.train(config, data_dir, DATASET, model_dir, training.TrainOptions(
       batch_size=batch_size, max_steps=steps, chkpt_steps=max(steps // 4, 1),
-      log_steps=max(steps // 5, 1), seed=seed))
+      log_steps=max(steps // 5, 1), seed=seed, max_minutes=train_minutes))
 
-  print('[3/3] Evaluating on %d test examples; pictures go to %s' % (eval_examples, run_dir),
+  print('[3/4] Evaluating on %d test examples; pictures go to %s' % (eval_examples, run_dir),
         flush=True)
-  return evaluation.evaluate(model_dir, data_dir, DATASET, max_examples=eval_examples,
-                             batch_size=50, output_dir=run_dir, seed=seed, flight=36,
-                             flight_context=1,
-                             report=False)  # The demo prints its own verdict.
+  metrics = evaluation.evaluate(model_dir, data_dir, DATASET, max_examples=eval_examples,
+                                batch_size=50, output_dir=run_dir, seed=seed,
+                                flight=FLIGHT_VIEWS, flight_context=1,
+                                report=False)  # The demo prints its own verdict.
+  if snapshot_dir and os.path.isdir(snapshot_dir):
+    print('[4/4] The published snapshot %s renders the same scene from the same image'
+          % snapshot_dir, flush=True)
+    out = os.path.join(run_dir, 'snapshot')
+    # Few examples: only its fly-through is wanted; nothing is written into the snapshot.
+    evaluation.evaluate(snapshot_dir, data_dir, DATASET, max_examples=4, batch_size=4,
+                        output_dir=out, seed=seed, flight=FLIGHT_VIEWS, flight_context=1,
+                        num_samples=1, report=False, progress=False, summaries=False)
+    pictures.write_gifs_side_by_side(
+        os.path.join(run_dir, 'flight_beside_snapshot.gif'),
+        [os.path.join(run_dir, 'flight.gif'), os.path.join(out, 'flight.gif')])
+  else:
+    print('[4/4] No published snapshot in %s: skipped its fly-through.' % snapshot_dir,
+          flush=True)
+  return metrics
 
 
 def _psnr(mse):
@@ -66,7 +95,7 @@ def summary_lines(metrics):
   baselines = metrics['baselines']
   lines = ['Mean render on %d test examples (images in [0, 1]):' % metrics['num_examples'],
            '  %-30s %-9s %s' % ('', 'MSE', 'PSNR'),
-           '  %-30s %.5f   %.1f dB' % ('GQN (tiny, %d steps)' % metrics['global_step'],
+           '  %-30s %.5f   %.1f dB' % ('GQN (%s, %d steps)' % (PRESET, metrics['global_step']),
                                         model, _psnr(model))]
   for name, label in (('context_mean_mse', 'mean of the context views'),
                       ('nearest_context_mse', 'nearest context view')):
@@ -90,6 +119,10 @@ def main(argv=None):
   parser.add_argument('--test_scenes', type=int, default=200)
   parser.add_argument('--steps', type=int, default=15000,
                       help='Training steps.')
+  parser.add_argument('--train_minutes', type=float, default=TRAIN_MINUTES,
+                      help='Stop training after this many minutes even before --steps, so '
+                      'that the demo ends in about a quarter of an hour on a slower CPU '
+                      '(0: no limit).')
   parser.add_argument('--batch_size', type=int, default=16)
   parser.add_argument('--eval_examples', type=int, default=200)
   parser.add_argument('--seed', type=int, default=0)
@@ -101,7 +134,7 @@ def main(argv=None):
   try:
     metrics = run_demo(args.data_dir, args.run_dir, args.train_scenes, args.test_scenes,
                        args.steps, args.batch_size, args.eval_examples, args.seed,
-                       args.workers)
+                       args.workers, train_minutes=args.train_minutes or None)
   except (ValueError, IOError) as error:
     print('demo.py: error: %s' % error, file=sys.stderr)
     return 2
@@ -110,6 +143,10 @@ def main(argv=None):
   print('Pictures: %s (context | target | mean render | samples), %s, %s (from one image)'
         % tuple(os.path.join(args.run_dir, name)
                 for name in ('scenes.png', 'canvas_sequence.png', 'flight.gif')))
+  beside = os.path.join(args.run_dir, 'flight_beside_snapshot.gif')
+  if os.path.exists(beside):
+    print('         %s (from one image: this model left, the published snapshot right)'
+          % beside)
   return 0
 
 

@@ -13,8 +13,10 @@ For each dataset of the recipe (RECIPES) it
 4. evaluates the last checkpoint with pictures (scenes.png, canvas_sequence.png and
    flight.gif, the fly-through generated from a single context image);
 5. runs the analyses of the representation (analyze_gqn.py) into --run_dir/<dataset>/analysis;
+6. publishes the last checkpoint as the snapshot --models_dir/<dataset> (gqn/snapshots.py:
+   gqn_config.json, the checkpoint without optimizer slots, metrics.json);
 and prints one row per dataset of the README's results table. The same recipe as flags:
-  python3 train_gqn_draw.py --preset tiny --batch_size 16 --max_steps STEPS \\
+  python3 train_gqn_draw.py --preset PRESET --batch_size BATCH --max_steps STEPS \\
       --chkpt_steps 2500 --keep_checkpoints 0 --seed 0 --dataset NAME ...
 """
 
@@ -34,6 +36,7 @@ from data_provider.scenes import render  # pylint: disable=g-import-not-at-top
 from gqn import analysis
 from gqn import evaluation
 from gqn import gqn_params
+from gqn import snapshots
 from gqn import train_clock
 from gqn import training
 
@@ -44,23 +47,24 @@ RECIPES = collections.OrderedDict([
     ('synth_rooms_ring_camera', Recipe(3000, 200, 15000)),
     ('synth_shepard_metzler_7_parts', Recipe(3000, 200, 7500)),
 ])
+PRESET = 'tiny'
 BATCH_SIZE = 16
 CHECKPOINT_STEPS = 2500
 EVAL_EXAMPLES = 200
 NUM_SAMPLES = 3
 
 
-def run_dataset(dataset, recipe, data_dir, run_dir, seed=0, analyses=True):
-  """Renders, trains, evaluates and analyses one dataset; returns its results row."""
+def run_dataset(dataset, recipe, data_dir, run_dir, models_dir, seed=0, analyses=True):
+  """Renders, trains, evaluates, analyses and publishes one dataset; returns its row."""
   out = os.path.join(run_dir, dataset)
   model_dir = os.path.join(out, 'model')
   print('%s: rendering %d + %d scenes' % (dataset, recipe.train_scenes, recipe.test_scenes),
         flush=True)
   render.render_dataset(data_dir, dataset, recipe.train_scenes, recipe.test_scenes,
                         seed=seed)
-  print('%s: training the tiny GQN for %d steps of batch %d'
-        % (dataset, recipe.steps, BATCH_SIZE), flush=True)
-  training.train(gqn_params.tiny_config(), data_dir, dataset, model_dir,
+  print('%s: training the %s GQN for %d steps of batch %d'
+        % (dataset, PRESET, recipe.steps, BATCH_SIZE), flush=True)
+  training.train(gqn_params.preset(PRESET), data_dir, dataset, model_dir,
                  training.TrainOptions(batch_size=BATCH_SIZE, max_steps=recipe.steps,
                                        chkpt_steps=CHECKPOINT_STEPS, keep_checkpoints=0,
                                        log_steps=500, seed=seed))
@@ -76,6 +80,10 @@ def run_dataset(dataset, recipe, data_dir, run_dir, seed=0, analyses=True):
     analysis.analyze(model_dir, data_dir, dataset, output_dir=os.path.join(out, 'analysis'),
                      num_scenes=24, probe_scenes=300, quadruples_per_factor=3, seed=seed,
                      progress=lambda line: print('  ' + line, flush=True))
+  published = os.path.join(models_dir, dataset)
+  snapshots.publish(model_dir, published, metrics)
+  print('%s: snapshot of step %d published in %s' % (dataset, metrics['global_step'],
+                                                     published), flush=True)
   times = train_clock.read_training_times(model_dir)
   row = collections.OrderedDict([
       ('dataset', dataset), ('steps', metrics['global_step']),
@@ -111,6 +119,8 @@ def main(argv=None):
   parser.add_argument('--data_dir', default='data', help='Where the datasets are rendered.')
   parser.add_argument('--run_dir', default=os.path.join('runs', 'results'),
                       help='Models, curves, pictures and analyses.')
+  parser.add_argument('--models_dir', default='models',
+                      help='Where the snapshots are published, one directory per dataset.')
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--no_analyses', action='store_true',
                       help='Skip the analyses of the representation.')
@@ -127,8 +137,8 @@ def main(argv=None):
   rows = []
   try:
     for name in names:
-      rows.append(run_dataset(name, RECIPES[name], args.data_dir, args.run_dir, args.seed,
-                              analyses=not args.no_analyses))
+      rows.append(run_dataset(name, RECIPES[name], args.data_dir, args.run_dir,
+                              args.models_dir, args.seed, analyses=not args.no_analyses))
   except (ValueError, IOError) as error:
     print('results.py: error: %s' % error, file=sys.stderr)
     return 2

@@ -62,7 +62,14 @@ def _parser():
   parser.add_argument('--train_epochs', type=int, default=None,
                       help='Passes over the training data (default: no limit).')
   parser.add_argument('--max_steps', type=int, default=None, help='Stop at this global step.')
+  parser.add_argument('--max_minutes', type=float, default=None,
+                      help='Stop once this run has trained this long (a checkpoint of the '
+                      'step reached is saved).')
   parser.add_argument('--seed', type=int, default=None)
+  parser.add_argument('--init_from', default=None, metavar='SNAPSHOT_DIR',
+                      help='Start a new --model_dir from a published snapshot (e.g. '
+                      'models/synth_rooms_ring_camera): its config, variables and global '
+                      'step, with fresh optimizer slots.')
   # Runtime and logging.
   parser.add_argument('--chkpt_steps', type=int, default=10000, help='Checkpoint interval.')
   parser.add_argument('--keep_checkpoints', type=int, default=5,
@@ -108,7 +115,11 @@ def main(argv=None):
   args = _parser().parse_args(argv)
   logs.setup(args.verbose)
   try:
-    resolved = model_dir_lib.resolve_config(args.model_dir, args.preset,
+    # A new run from a snapshot takes the snapshot's recorded config.
+    config_dir = args.model_dir
+    if args.init_from and model_dir_lib.read_config(args.model_dir) is None:
+      config_dir = args.init_from
+    resolved = model_dir_lib.resolve_config(config_dir, args.preset,
                                             flags.config_overrides(args))
     if resolved.recorded:
       logs.logger.info('Training on with the config recorded in %s.', resolved.source)

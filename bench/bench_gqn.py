@@ -54,6 +54,9 @@ def _parser():
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
   # What to measure.
   parser.add_argument('--preset', default='default', help='Model config preset.')
+  parser.add_argument('--config', default=None, metavar='GQN_CONFIG_JSON',
+                      help='Time the config of this gqn_config.json instead of a preset '
+                      '(e.g. a candidate of a recipe search, or a model directory\'s).')
   parser.add_argument('--enc_type', choices=('pool', 'tower'), default=None,
                       help='Encoder (default: the preset\'s).')
   parser.add_argument('--batch_sizes', default='1,4,8',
@@ -340,7 +343,12 @@ def main(argv=None):
 
   # Static shapes throughout, so every FLOP is counted: the full context in every step
   # (a preset may train on a random number of views, 3 of 5 on average).
-  config = gqn_params.preset(args.preset)._replace(RANDOM_CONTEXT_SIZE=False)
+  if args.config:
+    with open(args.config) as f:
+      config = gqn_params.config_from_json(f.read(), source=args.config)
+  else:
+    config = gqn_params.preset(args.preset)
+  config = config._replace(RANDOM_CONTEXT_SIZE=False)
   if args.enc_type:
     config = gqn_params.create_gqn_config({'ENC_TYPE': args.enc_type}, base=config)
   session_config = tf.ConfigProto(intra_op_parallelism_threads=args.intra_op_threads,
@@ -349,7 +357,7 @@ def main(argv=None):
     session_config.graph_options.optimizer_options.global_jit_level = (
         tf.OptimizerOptions.ON_1)
   report = collections.OrderedDict([
-      ('preset', args.preset), ('enc_type', config.ENC_TYPE), ('xla', args.xla),
+      ('preset', args.config or args.preset), ('enc_type', config.ENC_TYPE), ('xla', args.xla),
       ('mixed_precision', args.mixed_precision),
       ('intra_op_threads', args.intra_op_threads),
       ('inter_op_threads', args.inter_op_threads),

@@ -10,6 +10,8 @@ off the variables' shapes instead (docs/model.md#snapshot-contract fixes their n
     LSTM_OUTPUT_CHANNELS                                    [k, k, C_h, 4 C_h]
   Z_CHANNELS                LSTM_gen/GQNCell/z_LSTMConv/kernel  [k, k, Z, 4 C_h]
   LSTM_CANVAS_CHANNELS      LSTM_gen/UpsampleGeneratorOutput/kernel [4, 4, C_u, C_h]
+  CANVAS_UPSAMPLING         'resize' where LSTM_gen/UpsampleGeneratorOutputResize/kernel
+                            [3, 3, C_h, C_u] stands in its place, else 'transposed'
   ETA_INTERNAL_KERNEL_SIZE  Sample_eta_pi/eta/conv2d/kernel [k, k, C_h, 2 Z]
   ETA_EXTERNAL_KERNEL_SIZE, GQN/eta_g/kernel                [k, k, C_u, IMG_CHANNELS]
     IMG_CHANNELS
@@ -52,6 +54,7 @@ import tensorflow.compat.v1 as tf
 
 from data_provider import logs
 from gqn import flags
+from gqn import gqn_draw
 from gqn import gqn_graph
 from gqn import gqn_params
 from gqn import gqn_vae
@@ -61,6 +64,7 @@ _LISTED_MISMATCHES = 3
 _ENCODER_SCOPES = collections.OrderedDict([('pool', 'GQN/PoolEncoder/'),
                                            ('tower', 'GQN/TowerEncoder/')])
 _GEN = 'GQN/GQN_RNN/LSTM_gen/'
+RESIZE_UPSAMPLE = gqn_draw.RESIZE_UPSAMPLE_SCOPE
 # The outer scope of each model's variables, and its name in messages.
 _MODEL_SCOPES = collections.OrderedDict([('draw', 'GQN/'), ('vae', 'GQN-VAE/')])
 _MODEL_NAMES = {'draw': 'the DRAW GQN', 'vae': 'the GQN-VAE baseline'}
@@ -226,7 +230,12 @@ def read_config_fields(checkpoint_path):
   pose_and_enc = _shape(shapes, encoder + 'conv2d_4/kernel', checkpoint_path)[2]
   kernel, _, hidden, _ = _shape(shapes, _GEN + 'GQNCell/h_g_LSTMConv/kernel', checkpoint_path)
   z_channels = _shape(shapes, _GEN + 'GQNCell/z_LSTMConv/kernel', checkpoint_path)[2]
-  canvas = _shape(shapes, _GEN + 'UpsampleGeneratorOutput/kernel', checkpoint_path)[2]
+  if _GEN + RESIZE_UPSAMPLE + '/kernel' in shapes:
+    upsampling = 'resize'
+    canvas = _shape(shapes, _GEN + RESIZE_UPSAMPLE + '/kernel', checkpoint_path)[3]
+  else:
+    upsampling = 'transposed'
+    canvas = _shape(shapes, _GEN + 'UpsampleGeneratorOutput/kernel', checkpoint_path)[2]
   eta_internal = _shape(shapes, 'GQN/GQN_RNN/Sample_eta_pi/eta/conv2d/kernel',
                         checkpoint_path)[0]
   eta_external, _, _, img_channels = _shape(shapes, 'GQN/eta_g/kernel', checkpoint_path)
@@ -234,7 +243,8 @@ def read_config_fields(checkpoint_path):
       ('ENC_TYPE', enc_type), ('ENC_CHANNELS', enc_channels),
       ('POSE_CHANNELS', pose_and_enc - enc_channels), ('LSTM_KERNEL_SIZE', kernel),
       ('LSTM_OUTPUT_CHANNELS', hidden), ('Z_CHANNELS', z_channels),
-      ('LSTM_CANVAS_CHANNELS', canvas), ('ETA_INTERNAL_KERNEL_SIZE', eta_internal),
+      ('LSTM_CANVAS_CHANNELS', canvas), ('CANVAS_UPSAMPLING', upsampling),
+      ('ETA_INTERNAL_KERNEL_SIZE', eta_internal),
       ('ETA_EXTERNAL_KERNEL_SIZE', eta_external), ('IMG_CHANNELS', img_channels)])
 
 

@@ -14,7 +14,8 @@ MODEL_FNS = {'draw': gqn_model.gqn_draw_model_fn, 'vae': gqn_vae.gqn_vae_model_f
 
 def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10000,
                    memcap=1.0, seed=None, distribution=None, xla=False,
-                   mixed_precision=None, max_steps=None, keep_checkpoints=5):
+                   mixed_precision=None, max_steps=None, keep_checkpoints=5,
+                   warm_start_from=None):
   """The GQN Estimator for `model_dir`, of the model `config.MODEL` names (MODEL_FNS).
 
   `distribution`: a gqn.distribute.Distribution. `xla`: compile the graphs with XLA
@@ -22,6 +23,8 @@ def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10
   (variables and checkpoints stay float32; see gqn_model.gqn_draw_model_fn).
   `max_steps`: the step the training log line's ETA counts to (None: no ETA).
   `keep_checkpoints`: the newest checkpoints kept; 0 keeps every one.
+  `warm_start_from`: tf.estimator.WarmStartSettings for a new model directory (e.g.
+  gqn.snapshots.warm_start_settings), or None.
   """
   session_config = tf.ConfigProto(
       gpu_options=tf.GPUOptions(per_process_gpu_memory_fraction=memcap, allow_growth=True))
@@ -46,5 +49,6 @@ def make_estimator(config, model_dir, debug=False, log_steps=100, chkpt_steps=10
       session_config=session_config, train_distribute=train_distribute)
   return tf.estimator.Estimator(
       model_fn=MODEL_FNS[config.MODEL], model_dir=model_dir, config=run_config,
+      warm_start_from=warm_start_from,
       params={'gqn_params': config, 'debug': debug, 'log_steps': log_steps,
               'mixed_precision': mixed_precision, 'max_steps': max_steps})

@@ -26,6 +26,9 @@ Metrics, averaged over the evaluated examples (images in [0, 1]):
   baselines        context_mean_mse: the mean of the context views as the prediction;
                    nearest_context_mse: the context view whose camera is nearest the
                    query camera (data_provider.camera.nearest_context_view)
+  per_example      mean_render_mse and context_mean_mse of every example, in the test
+                   split's order: a check on a few examples (a published snapshot's
+                   test) compares against the same examples' values
 
 A new metric is a sum in `_accumulate` (per batch, weighted by examples) and a key in
 `metrics_dict`; `format_table` prints it.
@@ -66,9 +69,12 @@ EvalGraph = collections.namedtuple('EvalGraph', [
     'encoded_poses', 'saver'])
 # What the metrics loop gathered: `sums` of per-example values by metric name,
 # `kl_per_step` [L] summed over examples, `num_examples`, the pixel `sigma` used and the
-# `pictures` (pictures.Pictures of the first batch; None without examples).
+# `pictures` (pictures.Pictures of the first batch; None without examples), and the
+# per-example values `per_example` (metric name -> list, in the examples' order).
 Totals = collections.namedtuple('Totals', ['sums', 'kl_per_step', 'num_examples', 'sigma',
-                                           'pictures', 'num_samples'])
+                                           'pictures', 'num_samples', 'per_example'])
+# The metrics whose per-example values metrics.json keeps.
+PER_EXAMPLE = ('mean_render_mse', 'context_mean_mse')
 
 
 def build_eval_graph(config, checkpoint, step, data_dir, dataset, batch_size, seed,
@@ -147,19 +153,24 @@ def _mse(images, targets):
   return np.mean(np.square(np.asarray(images, np.float64) - targets), axis=(1, 2, 3))
 
 
-def _accumulate(sums, batch, samples, mean_render, quality):
+def _accumulate(sums, per_example, batch, samples, mean_render, quality):
   """Adds a batch's per-example errors to `sums` (metric name -> sum over examples).
 
   Args:
     sums: metric name -> sum over the examples so far.
+    per_example: metric name -> list of the examples' values so far (PER_EXAMPLE).
     batch: the Inputs of the batch.
     samples: [N, B, H, W, 3] generated renders, N >= 1; the first is `generation_mse`'s.
     mean_render: [B, H, W, 3] the render with every latent at its prior mean.
     quality: a view_metrics.ImageQuality of the image size.
   """
   size = len(batch.target)
+  errors = {'mean_render_mse': _mse(mean_render, batch.target),
+            'context_mean_mse': _mse(batch.frames.mean(axis=1), batch.target)}
+  for name in PER_EXAMPLE:
+    per_example[name].extend(float(value) for value in errors[name])
   sums['generation_mse'] += _mse(samples[0], batch.target).sum()
-  sums['mean_render_mse'] += _mse(mean_render, batch.target).sum()
+  sums['mean_render_mse'] += errors['mean_render_mse'].sum()
   psnr, ssim = quality.scores(mean_render, batch.target)
   sums['psnr_db'] += float(np.sum(psnr))
   sums['ssim'] += float(np.sum(ssim))
@@ -169,7 +180,7 @@ def _accumulate(sums, batch, samples, mean_render, quality):
   defined = ~np.isnan(scores['spread_error_correlation'])
   sums['spread_error_correlation'] += scores['spread_error_correlation'][defined].sum()
   sums['spread_error_correlation_examples'] += defined.sum()
-  sums['context_mean_mse'] += _mse(batch.frames.mean(axis=1), batch.target).sum()
+  sums['context_mean_mse'] += errors['context_mean_mse'].sum()
   nearest = batch.frames[np.arange(size),
                          camera.nearest_context_view(batch.cameras, batch.query)]
   sums['nearest_context_mse'] += _mse(nearest, batch.target).sum()
@@ -192,6 +203,7 @@ def run_metrics(sess, model, config, max_examples, num_scenes, num_samples, prog
     Totals.
   """
   sums = collections.defaultdict(float)
+  per_example = collections.defaultdict(list)
   kl_per_step = np.zeros(len(model.elbo.kl_per_step))  # L steps; the VAE's one
   num_examples = 0
   pictures = None
@@ -220,12 +232,12 @@ def run_metrics(sess, model, config, max_examples, num_scenes, num_samples, prog
                        ('kl_nats', terms.kl)):
       sums[key] += float(value) * size  # the objective averages over the batch
     kl_per_step += np.asarray(terms.kl_per_step, np.float64) * size
-    _accumulate(sums, batch, np.stack(samples), mean['mean_render'], quality)
+    _accumulate(sums, per_example, batch, np.stack(samples), mean['mean_render'], quality)
     num_examples += size
     progress.update(num_examples)
   progress.close()
   quality.close()
-  return Totals(sums, kl_per_step, num_examples, sigma, pictures, draws)
+  return Totals(sums, kl_per_step, num_examples, sigma, pictures, draws, per_example)
 
 
 def metrics_dict(totals, config, resolved, checkpoint, step, dataset, seed):
@@ -260,6 +272,8 @@ def metrics_dict(totals, config, resolved, checkpoint, step, dataset, seed):
       ('baselines', collections.OrderedDict([
           ('context_mean_mse', sums['context_mean_mse'] / num_examples),
           ('nearest_context_mse', sums['nearest_context_mse'] / num_examples)])),
+      ('per_example', collections.OrderedDict(
+          (name, totals.per_example[name]) for name in PER_EXAMPLE)),
       ('num_examples', num_examples),
       ('global_step', step),
       ('checkpoint', checkpoint),
@@ -361,7 +375,7 @@ def write_summaries(model_dir, metrics, step):
 def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
              config_overrides=None, max_examples=256, batch_size=16, output_dir=None,
              seed=0, flight=0, export_dir=None, num_scenes=4, num_samples=3, progress=True,
-             skip_corrupt_records=False, report=True, flight_context=None):
+             skip_corrupt_records=False, report=True, flight_context=None, summaries=True):
   """Evaluates a checkpoint, writes metrics.json, summaries and pictures; returns metrics.
 
   The metrics also go to TensorBoard, as scalars at the checkpoint's global step under
@@ -392,6 +406,8 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
       that are not JPEG images of the dataset's size, non-finite cameras) and report
       them, instead of stopping with the error naming the first.
     report: print the metrics table and the files written to stdout.
+    summaries: write the metrics to TensorBoard under `model_dir/eval` (False for a
+      published snapshot, whose directory is not a run's).
 
   Returns:
     The metrics dict written to metrics.json (see the module docstring).
@@ -444,7 +460,8 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   metrics = metrics_dict(totals, config, resolved, checkpoint, step, dataset, seed)
   tf.io.gfile.makedirs(output_dir)
   written = [_write_json(os.path.join(output_dir, 'metrics.json'), metrics)]
-  write_summaries(model_dir, metrics, step)
+  if summaries:
+    write_summaries(model_dir, metrics, step)
   written += pictures_lib.write_pictures(output_dir, totals.pictures, config)
   if flight_images is not None:
     written.append(pictures_lib.write_gif(os.path.join(output_dir, 'flight.gif'),

@@ -23,6 +23,8 @@ follows the same step order (gqn_draw.unroll_steps):
     part is (l - 1) * b_up K_down. Downsample's target part is the same at every step.
     The canvas itself is then never formed, unless it is fetched (`DrawSteps.canvases`);
     the image head eta_g reads s_l the same way (`images_from_hidden_sums`).
+    With CANVAS_UPSAMPLING='resize' the canvas is still linear in s_l, but the blocks
+    do not align: the canvas is formed from s_l once per step and read as it is.
 """
 
 import collections
@@ -108,8 +110,11 @@ def block_conv2d_transpose(inputs, kernel):
 def canvas_from_hidden_sum(generator, hidden_sum, num_steps):
   """u_l = Upsample(s_l) + l * b_up from s_l = h^g_1 + ... + h^g_l: [B, H, W, C_u]."""
   dtype = hidden_sum.dtype
-  return (block_conv2d_transpose(hidden_sum, cast_to(generator.upsample.kernel, dtype))
-          + float(num_steps) * cast_to(generator.upsample.bias, dtype))
+  if generator.upsampling == 'transposed':
+    canvas = block_conv2d_transpose(hidden_sum, cast_to(generator.upsample.kernel, dtype))
+  else:
+    canvas = generator.upsample.linear(hidden_sum)
+  return canvas + float(num_steps) * cast_to(generator.upsample.bias, dtype)
 
 
 def images_from_hidden_sums(generator, eta_g, steps):
@@ -118,12 +123,13 @@ def images_from_hidden_sums(generator, eta_g, steps):
   With a 1 x 1 eta_g (kernel W_g, bias b_g) after u_l = Upsample(s_l) + l b_up,
     eta_g(u_l) = ConvTranspose(s_l; K_up W_g) + l b_up W_g + b_g,
   a stride-4 transposed convolution to 3 channels: the 256-channel canvas is not formed.
-  A wider eta_g mixes neighbouring blocks, so its images are taken from the canvases.
+  A wider eta_g mixes neighbouring blocks, and the resize upsampling mixes neighbouring
+  positions, so their images are taken from the canvases.
 
   Returns:
     List of L images [B, H, W, 3], in the dtype of the hidden sums.
   """
-  if eta_g.kernel_size != 1:
+  if eta_g.kernel_size != 1 or generator.upsampling != 'transposed':
     return [eta_g(canvas) for canvas in steps.canvases]
   dtype = steps.hidden_sums[0].dtype
   pixel_matrix = cast_to(eta_g.kernel[0, 0], dtype)  # [C_u, 3]
@@ -172,6 +178,7 @@ class _CanvasReader(object):
 
   def __init__(self, inference, generator, target_frame):
     dtype = target_frame.dtype
+    self._generator = generator
     kernel = cast_to(inference.downsample.kernel, dtype)  # [4, 4, 3 + C_u, C]
     image_channels = target_frame.shape.as_list()[-1]
     hidden = kernel.shape.as_list()[-1]
@@ -179,6 +186,9 @@ class _CanvasReader(object):
     canvas_kernel = kernel[:, :, image_channels:]
     self._target_part = tf.nn.conv2d(target_frame, image_kernel,
                                      [1, draw.CANVAS_SCALE, draw.CANVAS_SCALE, 1], 'VALID')
+    self._canvas_kernel = canvas_kernel
+    if generator.upsampling != 'transposed':
+      return  # The blocks do not align: the canvas is formed and read (__call__).
     up_kernel = cast_to(generator.upsample.kernel, dtype)  # [4, 4, C_u, C]
     # P[c, d] = sum_{i, j, u} K_up[i, j, u, c] K_down[i, j, 3 + u, d].
     self._canvas_matrix = tf.matmul(tf.reshape(up_kernel, [-1, hidden]),
@@ -192,6 +202,10 @@ class _CanvasReader(object):
     """Downsample([x^q, u_l]) for u_l given by s_l (None when l = 0): [B, h, w, C]."""
     if hidden_sum is None:
       return self._target_part
+    if self._generator.upsampling != 'transposed':
+      canvas = canvas_from_hidden_sum(self._generator, hidden_sum, num_steps)
+      return self._target_part + tf.nn.conv2d(
+          canvas, self._canvas_kernel, [1, draw.CANVAS_SCALE, draw.CANVAS_SCALE, 1], 'VALID')
     canvas_part = tf.nn.conv2d(hidden_sum, self._canvas_matrix, [1, 1, 1, 1], 'VALID')
     return self._target_part + canvas_part + float(num_steps) * self._bias_per_step
 

@@ -45,6 +45,10 @@ DrawSteps = collections.namedtuple(
 
 # The canvas is written at 4x the resolution of the LSTM state (16 -> 64 by default).
 CANVAS_SCALE = 4
+# CANVAS_UPSAMPLING='resize': the canvas update is a bilinear resize of h^g_l and a
+# 3 x 3 convolution, variables LSTM_gen/UpsampleGeneratorOutputResize/{kernel,bias}.
+RESIZE_UPSAMPLE_SCOPE = 'UpsampleGeneratorOutputResize'
+RESIZE_UPSAMPLE_KERNEL = 3
 
 
 def lstm_update(gates, cell):
@@ -130,9 +134,15 @@ class GeneratorCore(object):
             [('representation', config.ENC_CHANNELS), ('query_pose', config.POSE_CHANNELS),
              ('z', config.Z_CHANNELS), ('h_g', hidden)],
             hidden, config.LSTM_KERNEL_SIZE)
-      self.upsample = layers.Conv2DTranspose(
-          'UpsampleGeneratorOutput', hidden, config.LSTM_CANVAS_CHANNELS,
-          CANVAS_SCALE, CANVAS_SCALE)
+      self.upsampling = config.CANVAS_UPSAMPLING
+      if self.upsampling == 'transposed':  # tf-gqn's
+        self.upsample = layers.Conv2DTranspose(
+            'UpsampleGeneratorOutput', hidden, config.LSTM_CANVAS_CHANNELS,
+            CANVAS_SCALE, CANVAS_SCALE)
+      else:
+        self.upsample = layers.ResizeConv2D(
+            RESIZE_UPSAMPLE_SCOPE, hidden, config.LSTM_CANVAS_CHANNELS,
+            RESIZE_UPSAMPLE_KERNEL, CANVAS_SCALE)
 
   def zero_state(self, batch, dtype=tf.float32):
     config = self._config

@@ -37,6 +37,11 @@ _FIELDS = (
     # uniformly from 1..CONTEXT_SIZE, as the paper did, so that one model serves any
     # number of views; tf-gqn always used CONTEXT_SIZE.
     'RANDOM_CONTEXT_SIZE',
+    # CANVAS_UPSAMPLING: how h^g_l is written onto the canvas. 'transposed' is tf-gqn's
+    # transposed convolution, kernel = stride = 4, whose equal blocks show as a grid;
+    # 'resize' a bilinear resize and a 3 x 3 convolution (variables
+    # LSTM_gen/UpsampleGeneratorOutputResize/), which has no grid.
+    'CANVAS_UPSAMPLING',
 )
 
 GQNConfig = collections.namedtuple('GQNConfig', _FIELDS)
@@ -44,6 +49,7 @@ GQNConfig = collections.namedtuple('GQNConfig', _FIELDS)
 _DERIVED = ('ENC_HEIGHT', 'ENC_WIDTH', 'GENERATOR_INPUT_CHANNELS', 'INFERENCE_INPUT_CHANNELS')
 ENCODER_TYPES = ('pool', 'tower')
 MODELS = ('draw', 'vae')
+CANVAS_UPSAMPLINGS = ('transposed', 'resize')
 
 
 def _derive(config):
@@ -64,7 +70,8 @@ _DEFAULT_CONFIG = _derive(GQNConfig(
     ETA_INTERNAL_KERNEL_SIZE=5, ETA_EXTERNAL_KERNEL_SIZE=1, ANNEAL_SIGMA_TAU=200000,
     GENERATOR_SIGMA_ALPHA=2.0, GENERATOR_SIGMA_BETA=0.7, ANNEAL_LR_TAU=1600000,
     ADAM_LR_ALPHA=5e-4, ADAM_LR_BETA=5e-5,
-    PRIOR_BEFORE_UPDATE=False, MODEL='draw', RANDOM_CONTEXT_SIZE=False))
+    PRIOR_BEFORE_UPDATE=False, MODEL='draw', RANDOM_CONTEXT_SIZE=False,
+    CANVAS_UPSAMPLING='transposed'))
 # tf-gqn's name for the default config.
 GQN_DEFAULT_CONFIG = _DEFAULT_CONFIG
 
@@ -74,6 +81,9 @@ def _validate(config):
   if config.MODEL not in MODELS:
     raise ValueError('MODEL is %r; it must be one of %s (flag --model).'
                      % (config.MODEL, MODELS))
+  if config.CANVAS_UPSAMPLING not in CANVAS_UPSAMPLINGS:
+    raise ValueError('CANVAS_UPSAMPLING is %r; it must be one of %s.'
+                     % (config.CANVAS_UPSAMPLING, CANVAS_UPSAMPLINGS))
   if config.ENC_TYPE not in ENCODER_TYPES:
     raise ValueError('ENC_TYPE is %r; it must be one of %s.' % (config.ENC_TYPE, ENCODER_TYPES))
   for name in ('IMG_HEIGHT', 'IMG_WIDTH'):

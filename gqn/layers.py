@@ -90,6 +90,36 @@ class Conv2DTranspose(object):
     return net
 
 
+class ResizeConv2D(object):
+  """Upsampling without checkerboards: a bilinear resize by `scale`, then a convolution.
+
+  A transposed convolution whose kernel equals its stride writes every output block with
+  the same learnt pattern, which shows as a grid over the image until training has made
+  the blocks agree; resizing first and convolving after spreads each input over its
+  neighbours' blocks (Odena, Dumoulin and Olah, "Deconvolution and checkerboard
+  artifacts", Distill 2016). Both steps are linear, so `linear` (without the bias) of a
+  sum is the sum of the parts. Variables `<name>/kernel` [k, k, in, out], `<name>/bias`.
+  """
+
+  def __init__(self, name, in_channels, out_channels, kernel_size, scale):
+    self.scale = scale
+    self.out_channels = out_channels
+    self.conv = Conv2D(name, in_channels, out_channels, kernel_size, use_bias=True)
+    self.kernel, self.bias = self.conv.kernel, self.conv.bias
+
+  def linear(self, inputs):
+    """The upsampling without its bias: [B, h, w, in] -> [B, h * scale, w * scale, out]."""
+    static = inputs.shape.as_list()
+    size = [static[1] * self.scale, static[2] * self.scale]
+    # The resize computes in float32 whatever its input; back to the inputs' dtype.
+    resized = tf.cast(tf.image.resize_bilinear(inputs, size, align_corners=False,
+                                               half_pixel_centers=True), inputs.dtype)
+    return tf.nn.conv2d(resized, cast_to(self.kernel, inputs.dtype), [1, 1, 1, 1], 'SAME')
+
+  def __call__(self, inputs):
+    return tf.nn.bias_add(self.linear(inputs), cast_to(self.bias, inputs.dtype))
+
+
 def broadcast_pose(pose, height, width):
   """Tiles camera poses over a spatial map: [B, 7] -> [B, height, width, 7]."""
   pose = pose[:, tf.newaxis, tf.newaxis, :]

@@ -73,6 +73,35 @@ def write_pictures(output_dir, pictures, config):
   return [scenes_path, canvas_path]
 
 
+def write_gifs_side_by_side(path, gif_paths, gap=4):
+  """Writes one GIF whose frames are those of `gif_paths`, left to right; returns path.
+
+  The GIFs are flights of the same length (the shorter ones hold their last frame).
+  """
+  movies = []
+  for gif_path in gif_paths:
+    with Image.open(gif_path) as movie:
+      frames = []
+      for index in range(getattr(movie, 'n_frames', 1)):
+        movie.seek(index)
+        frames.append(movie.convert('RGB'))
+      movies.append(frames)
+  width = sum(frames[0].width for frames in movies) + gap * (len(movies) - 1)
+  height = max(frames[0].height for frames in movies)
+  joined = []
+  for index in range(max(len(frames) for frames in movies)):
+    canvas = Image.new('RGB', (width, height), (255, 255, 255))
+    left = 0
+    for frames in movies:
+      frame = frames[min(index, len(frames) - 1)]
+      canvas.paste(frame, (left, 0))
+      left += frame.width + gap
+    joined.append(canvas)
+  joined[0].save(path, save_all=True, append_images=joined[1:], duration=_FLIGHT_FRAME_MS,
+                 loop=0)
+  return path
+
+
 def write_gif(path, images, config):
   """Writes [N, H, W, 3] images in [0, 1] as a looping GIF at 10 frames/s; returns path."""
   scale = tile_scale(config)

@@ -37,6 +37,22 @@ def _write_training_times(model_dir, times):
   tf.io.gfile.rename(temp, path, overwrite=True)
 
 
+class TimeLimitHook(tf.estimator.SessionRunHook):
+  """Stops training once this run has trained `minutes` (the Estimator then saves)."""
+
+  def __init__(self, minutes):
+    self._seconds = 60.0 * minutes
+    self._start = None
+
+  def begin(self):
+    self._start = time.time()
+
+  def after_run(self, run_context, run_values):
+    del run_values  # only the time counts
+    if time.time() - self._start >= self._seconds:
+      run_context.request_stop()
+
+
 class TrainingClock(tf.estimator.CheckpointSaverListener):
   """Records the training time reached at every checkpoint the Estimator saves."""
 

@@ -20,6 +20,7 @@ from gqn import estimator as estimator_lib
 from gqn import interrupts
 from gqn import loss_guard
 from gqn import model_dir as model_dir_lib
+from gqn import snapshots
 from gqn import train_clock
 
 # How a run trains, apart from the config and the data's and model's places; the fields
@@ -48,13 +49,18 @@ from gqn import train_clock
 #   xla: compile the graphs with XLA (global JIT).
 #   mixed_precision: None, 'float16' or 'bfloat16': the compute dtype; variables and
 #     checkpoints stay float32.
+#   max_minutes: stop once this run has trained that long, whatever the step (None: no
+#     limit); the checkpoint of the step reached is saved.
+#   init_from: a published snapshot's directory (gqn/snapshots.py) that a new run starts
+#     from: its variables and global step, with fresh optimizer slots. Ignored once
+#     `model_dir` has a checkpoint of its own.
 _TRAIN_DEFAULTS = collections.OrderedDict([
     ('batch_size', 36), ('train_epochs', None), ('max_steps', None), ('chkpt_steps', 10000),
     ('keep_checkpoints', 5),
     ('log_steps', 100), ('debug', False), ('initial_eval', False), ('memcap', 1.0),
     ('queue_threads', 4), ('queue_buffer', 64), ('seed', None), ('distribution', None),
     ('eval_steps', 10), ('eval_throttle_secs', 600), ('skip_corrupt_records', False),
-    ('xla', False), ('mixed_precision', None)])
+    ('xla', False), ('mixed_precision', None), ('max_minutes', None), ('init_from', None)])
 TrainOptions = collections.namedtuple('TrainOptions', list(_TRAIN_DEFAULTS),
                                       defaults=list(_TRAIN_DEFAULTS.values()))
 
@@ -128,9 +134,16 @@ def train(config, data_dir, dataset, model_dir, options=None):
     check_dataset(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL)
   elif role != distribute_lib.PS:  # A parameter server reads no data.
     check_dataset(config, data_dir, dataset)
+  warm_start = None
   if distribute_lib.is_chief(distribution.task):
     # Before the config is written: a checkpoint that does not fit it is refused.
-    checkpoints.resume_checkpoint(model_dir, config)
+    resumed = checkpoints.resume_checkpoint(model_dir, config)
+    if resumed is None and options.init_from:
+      start = checkpoints.find_checkpoint(options.init_from)
+      checkpoints.check_compatible(start, config)
+      warm_start = snapshots.warm_start_settings(options.init_from)
+      logs.logger.info('Starting from the snapshot %s (global step %d), with fresh '
+                       'optimizer slots.', start, checkpoints.global_step(start))
     model_dir_lib.write_config(model_dir, config)
   bad_records = record_check.BadRecords(skip=options.skip_corrupt_records)
   graph_seed = seed
@@ -142,7 +155,7 @@ def train(config, data_dir, dataset, model_dir, options=None):
       config, model_dir, options.debug, options.log_steps, options.chkpt_steps,
       options.memcap, graph_seed, distribution=distribution, xla=options.xla,
       mixed_precision=options.mixed_precision, max_steps=options.max_steps,
-      keep_checkpoints=options.keep_checkpoints)
+      keep_checkpoints=options.keep_checkpoints, warm_start_from=warm_start)
   logs.logger.info('Training a GQN (batch size %d per replica) on %s in %s; config: %s',
                    batch_size, dataset, model_dir, config)
   if distribution.mode != distribute_lib.NONE:
@@ -168,8 +181,11 @@ def train(config, data_dir, dataset, model_dir, options=None):
         estimator.evaluate(eval_input_fn)
         bad_records.raise_if_stopped()
       if stop.signum is None:
+        hooks = [stop.hook()]
+        if options.max_minutes:
+          hooks.append(train_clock.TimeLimitHook(options.max_minutes))
         # Each checkpoint records the training time it was saved at, for the curves.
-        estimator.train(train_input_fn, max_steps=options.max_steps, hooks=[stop.hook()],
+        estimator.train(train_input_fn, max_steps=options.max_steps, hooks=hooks,
                         saving_listeners=[train_clock.TrainingClock(model_dir)])
   if bad_records.count:
     logs.logger.warning(bad_records.summary())

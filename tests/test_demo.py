@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
+from PIL import Image
 
 import demo
 from data_provider import gqn_tfr_provider
@@ -49,8 +50,15 @@ def test_demo_runs_end_to_end_and_reports_against_baselines(rooms_dir, tmp_path,
                     '--eval_examples', '8', '--seed', '3', '--workers', '1'])
   assert code == 0
   out = capsys.readouterr().out
-  assert 'GQN (tiny, 6 steps)' in out
+  assert 'GQN (%s, 6 steps)' % demo.PRESET in out
   assert 'mean of the context views' in out and 'nearest context view' in out
   for name in ('scenes.png', 'canvas_sequence.png', 'flight.gif', 'metrics.json'):
     assert os.path.getsize(os.path.join(run_dir, name)) > 0, name
   assert tf.train.latest_checkpoint(os.path.join(run_dir, 'model')).endswith('-6')
+  # The published snapshot's fly-through from the same single image, beside the demo's.
+  beside = os.path.join(run_dir, 'flight_beside_snapshot.gif')
+  assert 'flight_beside_snapshot.gif' in out
+  with Image.open(beside) as joined, Image.open(os.path.join(run_dir, 'flight.gif')) as own:
+    assert joined.n_frames == own.n_frames == demo.FLIGHT_VIEWS
+    assert joined.width > 2 * own.width and joined.height == own.height
+  assert not os.path.exists(os.path.join(demo.SNAPSHOT, 'eval'))

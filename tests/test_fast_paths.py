@@ -158,6 +158,24 @@ def test_wide_image_head_and_small_grid_match_the_reference():
       _assert_close(got, want, key)
 
 
+@pytest.mark.parametrize('prior_before_update', [False, True])
+def test_resize_upsampling_matches_the_reference(prior_before_update):
+  # CANVAS_UPSAMPLING='resize': the canvas blocks no longer align with the inference
+  # core's Downsample, so the fast path forms the canvas; the numbers must not change.
+  config = _config('tower', prior_before_update, CANVAS_UPSAMPLING='resize')
+  reference, fast = [_graph_results(config, i) for i in IMPLEMENTATIONS]
+  assert sorted(fast['gradients']) == sorted(reference['gradients'])
+  assert any('UpsampleGeneratorOutputResize' in name for name in reference['gradients'])
+  assert not any(name.endswith('UpsampleGeneratorOutput/kernel')
+                 for name in reference['gradients'])
+  _assert_close(fast['loss'], reference['loss'], 'loss')
+  for name, gradient in reference['gradients'].items():
+    assert np.abs(gradient).max() > 0, name
+    _assert_close(fast['gradients'][name], gradient, 'gradient of ' + name)
+  for key in ('posterior_mean', 'generated_mean', 'last_canvas', 'prior_mu'):
+    _assert_close(fast[key], reference[key], key)
+
+
 def _canvas_sized_ops(config, implementation, mode):
   """Ops the TRAIN loss or the PREDICT mean depends on that output a full canvas."""
   canvas_shape = [2, config.IMG_HEIGHT, config.IMG_WIDTH, config.LSTM_CANVAS_CHANNELS]

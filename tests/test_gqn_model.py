@@ -102,6 +102,20 @@ def test_config_json_refuses_unknown_key_and_wrong_type():
   assert gqn_params.config_from_json(json.dumps(values)) == gqn_params.tf_gqn_config()
 
 
+def test_canvas_upsampling_defaults_to_tf_gqn_and_is_recorded():
+  assert gqn_params.tf_gqn_config().CANVAS_UPSAMPLING == 'transposed'
+  resize = gqn_params.create_gqn_config({'CANVAS_UPSAMPLING': 'resize'},
+                                        base=gqn_params.tiny_config())
+  assert json.loads(gqn_params.config_to_json(resize))['CANVAS_UPSAMPLING'] == 'resize'
+  assert gqn_params.config_from_json(gqn_params.config_to_json(resize)) == resize
+  # A gqn_config.json written before the field existed reads as tf-gqn's upsampling.
+  values = gqn_params.tiny_config()._asdict()
+  del values['CANVAS_UPSAMPLING']
+  assert gqn_params.config_from_json(json.dumps(values)).CANVAS_UPSAMPLING == 'transposed'
+  with pytest.raises(ValueError, match="CANVAS_UPSAMPLING is 'pixel_shuffle'"):
+    gqn_params.create_gqn_config({'CANVAS_UPSAMPLING': 'pixel_shuffle'})
+
+
 # Schedules: pure functions of the step.
 
 def test_schedules_at_zero_half_tau_and_beyond():

@@ -9,6 +9,7 @@ import tensorflow.compat.v1 as tf
 
 from data_provider import gqn_tfr_provider
 from gqn import checkpoints
+from gqn import gqn_model
 from gqn import gqn_params
 from gqn import gqn_predictor
 from tests import fake_data
@@ -171,8 +172,8 @@ def test_checkpoint_fields_are_read_off_the_variables(tiny_model, tmp_path):
   config, inferred = checkpoints.infer_config(checkpoint, gqn_params.default_config())
   assert set(inferred) == {'ENC_TYPE', 'ENC_CHANNELS', 'POSE_CHANNELS', 'LSTM_KERNEL_SIZE',
                            'LSTM_OUTPUT_CHANNELS', 'Z_CHANNELS', 'LSTM_CANVAS_CHANNELS',
-                           'ETA_INTERNAL_KERNEL_SIZE', 'ETA_EXTERNAL_KERNEL_SIZE',
-                           'IMG_CHANNELS'}
+                           'CANVAS_UPSAMPLING', 'ETA_INTERNAL_KERNEL_SIZE',
+                           'ETA_EXTERNAL_KERNEL_SIZE', 'IMG_CHANNELS'}
   for name in inferred:
     assert getattr(config, name) == getattr(tiny, name), name
   # What the variables cannot tell stays the base config's.
@@ -224,3 +225,29 @@ def test_camera_ring_faces_its_centre_with_the_data_convention():
   with tf.Graph().as_default(), tf.Session() as sess:
     encoded = sess.run(gqn_tfr_provider.encode_pose(poses))
   np.testing.assert_allclose(gqn_predictor.decode_pose(encoded), poses, atol=1e-5)
+
+
+def test_resize_upsampling_is_read_off_the_variables(tmp_path):
+  # A checkpoint of CANVAS_UPSAMPLING='resize' holds UpsampleGeneratorOutputResize in place
+  # of tf-gqn's UpsampleGeneratorOutput; a config without the field is told by it.
+  config = gqn_params.create_gqn_config(dict(CANVAS_UPSAMPLING='resize'),
+                                        base=gqn_params.tiny_config())
+  graph = tf.Graph()
+  with graph.as_default():
+    features = gqn_tfr_provider.Query(
+        gqn_tfr_provider.Context(tf.zeros([1, 5, 32, 32, 3]), tf.zeros([1, 5, 7])),
+        tf.zeros([1, 7]))
+    tf.train.get_or_create_global_step()
+    gqn_model.gqn_draw_model_fn(features, tf.zeros([1, 32, 32, 3]),
+                                tf.estimator.ModeKeys.TRAIN, {'gqn_params': config})
+    names = [v.op.name for v in tf.global_variables()]
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      prefix = tf.train.Saver().save(sess, str(tmp_path / 'model.ckpt'), global_step=1)
+  assert 'GQN/GQN_RNN/LSTM_gen/UpsampleGeneratorOutputResize/kernel' in names
+  assert 'GQN/GQN_RNN/LSTM_gen/UpsampleGeneratorOutput/kernel' not in names
+  inferred, fields = checkpoints.infer_config(prefix, gqn_params.tiny_config())
+  assert 'CANVAS_UPSAMPLING' in fields and inferred.CANVAS_UPSAMPLING == 'resize'
+  checkpoints.check_compatible(prefix, inferred)
+  with pytest.raises(checkpoints.CheckpointMismatchError):
+    checkpoints.check_compatible(prefix, gqn_params.tiny_config())

@@ -22,14 +22,21 @@ def test_results_render_train_curve_and_table(tmp_path, monkeypatch, capsys):
   monkeypatch.setattr(results, 'CHECKPOINT_STEPS', 10)
   monkeypatch.setattr(results, 'EVAL_EXAMPLES', 4)
   run_dir = str(tmp_path / 'results')
+  models_dir = str(tmp_path / 'models')
   code = results.main(['--data_dir', str(tmp_path / 'data'), '--run_dir', run_dir,
-                       '--no_analyses'])
+                       '--models_dir', models_dir, '--no_analyses'])
   assert code == 0
   out = os.path.join(run_dir, 'synth_rooms_ring_camera')
   rows = curves.read_curves(os.path.join(out, 'curves.csv'))
   assert [row['global_step'] for row in rows] == [0, 10, 20]
   for name in ('curves.png', 'scenes.png', 'flight.gif', 'metrics.json'):
     assert os.path.getsize(os.path.join(out, name)) > 0, name
+  published = os.path.join(models_dir, 'synth_rooms_ring_camera')
+  assert sorted(os.listdir(published)) == [
+      'checkpoint', 'gqn_config.json', 'metrics.json',
+      'model.ckpt-20.data-00000-of-00001', 'model.ckpt-20.index']
+  assert json.load(open(os.path.join(published, 'metrics.json'))) == json.load(
+      open(os.path.join(out, 'metrics.json')))
   row = json.load(open(os.path.join(out, 'results.json')))
   assert row['steps'] == 20 and row['training_minutes'] > 0
   printed = capsys.readouterr().out
