@@ -375,7 +375,7 @@ def write_summaries(model_dir, metrics, step):
 def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
              config_overrides=None, max_examples=256, batch_size=16, output_dir=None,
              seed=0, flight=0, export_dir=None, num_scenes=4, num_samples=3, progress=True,
-             skip_corrupt_records=False, report=True, flight_context=None, summaries=True):
+             skip_corrupt_records=False, report=True, flight_context=None, summaries=None):
   """Evaluates a checkpoint, writes metrics.json, summaries and pictures; returns metrics.
 
   The metrics also go to TensorBoard, as scalars at the checkpoint's global step under
@@ -406,8 +406,9 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
       that are not JPEG images of the dataset's size, non-finite cameras) and report
       them, instead of stopping with the error naming the first.
     report: print the metrics table and the files written to stdout.
-    summaries: write the metrics to TensorBoard under `model_dir/eval` (False for a
-      published snapshot, whose directory is not a run's).
+    summaries: write the metrics to TensorBoard under `model_dir/eval`; None: when
+      `model_dir` is a training run's (it holds TensorBoard event files), not for a
+      published snapshot (gqn/snapshots.py), which is left as it is.
 
   Returns:
     The metrics dict written to metrics.json (see the module docstring).
@@ -460,6 +461,8 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   metrics = metrics_dict(totals, config, resolved, checkpoint, step, dataset, seed)
   tf.io.gfile.makedirs(output_dir)
   written = [_write_json(os.path.join(output_dir, 'metrics.json'), metrics)]
+  if summaries is None:
+    summaries = bool(tf.io.gfile.glob(os.path.join(model_dir, 'events.out.tfevents.*')))
   if summaries:
     write_summaries(model_dir, metrics, step)
   written += pictures_lib.write_pictures(output_dir, totals.pictures, config)
