@@ -338,9 +338,7 @@ def main(argv=None):
   tf.disable_eager_execution()
   tf.logging.set_verbosity(tf.logging.ERROR)
 
-  # Static shapes throughout, so every FLOP is counted: the full context in every step
-  # (a preset may train on a random number of views, 3 of 5 on average).
-  config = gqn_params.preset(args.preset)._replace(RANDOM_CONTEXT_SIZE=False)
+  config = gqn_params.preset(args.preset)
   if args.enc_type:
     config = gqn_params.create_gqn_config({'ENC_TYPE': args.enc_type}, base=config)
   session_config = tf.ConfigProto(intra_op_parallelism_threads=args.intra_op_threads,

@@ -73,9 +73,11 @@ def _image_summaries(name, images, max_outputs=3):
 
 def _debug_summaries(features, labels, view, view_name, scalars):
   """Pictures and scalars for TensorBoard (`--debug`)."""
-  context = features.context.frames
-  # The first scene's context views side by side: [1, H, K * W, 3].
-  _image_summaries('context_frames', tf.concat(tf.unstack(context[:1], axis=1), axis=2), 1)
+  # The first scene's context views side by side, [1, H, K * W, 3]; K may be known only
+  # at run time (a random context size).
+  height, channels = features.context.frames.shape.as_list()[2::2]
+  views = tf.transpose(features.context.frames[0], [1, 0, 2, 3])  # H x K x W x 3
+  _image_summaries('context_frames', tf.reshape(views, [1, height, -1, channels]), 1)
   _image_summaries('target', labels)
   _image_summaries(view_name, view.mu_target)
   # The DRAW canvas sequence of the first scene, eta_g(u_l) for l = 1..L, left to right.
@@ -97,25 +99,6 @@ def adam_train_op(loss, global_step, gqn_config, compute_dtype):
   optimizer = tf.train.AdamOptimizer(lr, beta1=0.9, beta2=0.999, epsilon=1e-8)
   with tf.control_dependencies([loss_guard.loss_guard(loss, global_step)]):
     return precision.minimize(optimizer, loss, global_step, compute_dtype), lr
-
-
-def random_context_size(context, max_views):
-  """The first k of each scene's context views, k drawn uniformly from 1..max_views.
-
-  One k per batch, as the paper's training did (the views of each example are already a
-  random choice of the scene's, so the first k are a random k of them). The encoder sums
-  over views, so one model then serves any number of them.
-
-  Args:
-    context: Context(frames [B, K, H, W, 3], cameras [B, K, 7]).
-    max_views: the largest k, at most K.
-
-  Returns:
-    Context(frames [B, k, H, W, 3], cameras [B, k, 7]), k unknown until run time.
-  """
-  views = tf.random.uniform([], 1, max_views + 1, dtype=tf.int32, name='context_size')
-  return context._replace(frames=context.frames[:, :views],
-                          cameras=context.cameras[:, :views])
 
 
 def gqn_draw_model_fn(features, labels, mode, params, config=None):
@@ -144,8 +127,6 @@ def gqn_draw_model_fn(features, labels, mode, params, config=None):
   compute_dtype = precision.compute_dtype(params.get('mixed_precision'))
   global_step = tf.train.get_or_create_global_step()
   context = features.context
-  if mode == ModeKeys.TRAIN and gqn_config.RANDOM_CONTEXT_SIZE:
-    context = random_context_size(context, gqn_config.CONTEXT_SIZE)
   outputs = gqn_graph.gqn_draw(
       features.query_camera, context.frames, context.cameras, gqn_config,
       target_frame=None if mode == ModeKeys.PREDICT else labels,

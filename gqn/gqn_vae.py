@@ -209,9 +209,11 @@ def _debug_summaries(features, labels, mu_target, view_name, scalars):
   """Pictures and scalars for TensorBoard (`debug`)."""
   image = lambda name, images, n=3: tf.summary.image(
       name, tf.clip_by_value(images, 0.0, 1.0), max_outputs=n)
-  # The first scene's context views side by side: [1, H, K * W, 3].
-  image('context_frames', tf.concat(tf.unstack(features.context.frames[:1], axis=1), axis=2),
-        1)
+  # The first scene's context views side by side, [1, H, K * W, 3]; K may be known only
+  # at run time (a random context size).
+  height, channels = features.context.frames.shape.as_list()[2::2]
+  views = tf.transpose(features.context.frames[0], [1, 0, 2, 3])  # H x K x W x 3
+  image('context_frames', tf.reshape(views, [1, height, -1, channels]), 1)
   image('target', labels)
   image(view_name, mu_target)
   for name, value in scalars.items():
