@@ -1,4 +1,4 @@
-"""Per-module behaviour of the GQN: config, schedules, objective, shapes, model_fn, learning."""
+"""Per-module behaviour of the GQN: config, schedules, objective, shapes, model_fns, learning."""
 
 import json
 
@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
+from gqn import estimator
 from gqn import gqn_draw
 from gqn import gqn_encoder
 from gqn import gqn_graph
@@ -216,33 +217,54 @@ def test_golden_parameter_counts():
   assert (train_count, predict_count) == (39682563, 17958275)
 
 
-def test_model_fn_modes_tiny():
-  config = gqn_params.tiny_config()
+def _run_time_views(features):
+  """The features with K known only at run time, as a random context size gives them."""
+  def unknown_views(tensor):
+    shape = tensor.shape.as_list()
+    return tf.placeholder_with_default(tensor, shape[:1] + [None] + shape[2:])
+  context = features.context
+  return features._replace(context=context._replace(
+      frames=unknown_views(context.frames), cameras=unknown_views(context.cameras)))
+
+
+@pytest.mark.parametrize('model', gqn_params.MODELS)
+def test_model_fn_modes_tiny(model):
+  # Both models' model_fns; what they share is gqn_model.estimator_spec.
+  config = gqn_params.tiny_config()._replace(MODEL=model)
+  model_fn = estimator.MODEL_FNS[model]
   params = {'gqn_params': config, 'debug': True}
   with tf.Graph().as_default():
     features, target = fake_data.fake_batch(config)
-    spec = gqn_model.gqn_draw_model_fn(features, target, MODES.TRAIN, params)
+    spec = model_fn(_run_time_views(features), target, MODES.TRAIN, params)
     assert spec.loss.dtype == tf.float32 and spec.loss.shape.ndims == 0
+    assert spec.train_op is not None
     summaries = {s.op.name for s in tf.get_collection(tf.GraphKeys.SUMMARIES)}
-    for name in ('target_llh', 'kl', 'learning_rate', 'pixel_sigma', 'l2', 'canvas_sequence',
-                 'context_frames', 'target', 'posterior_mean'):
+    for name in ('target_llh', 'kl', 'learning_rate', 'pixel_sigma', 'l2', 'context_frames',
+                 'target', 'posterior_mean'):
       assert any(name in s for s in summaries), name
+    # Only the DRAW GQN has a canvas sequence.
+    assert any('canvas_sequence' in s for s in summaries) == (model == 'draw')
     loss = _run(spec.loss)
     assert np.isfinite(loss) and loss > 0
   with tf.Graph().as_default():
     features, target = fake_data.fake_batch(config)
-    spec = gqn_model.gqn_draw_model_fn(features, target, MODES.EVAL, params)
-    assert set(spec.eval_metric_ops) >= {'elbo', 'target_llh', 'kl', 'l2'}
+    spec = model_fn(features, target, MODES.EVAL, params)
+    assert spec.loss.dtype == tf.float32 and spec.loss.shape.ndims == 0
+    assert set(spec.eval_metric_ops) == {'elbo', 'target_llh', 'kl', 'l2', 'l2_posterior'}
     with tf.Session() as sess:
       sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
       sess.run([update for _, update in spec.eval_metric_ops.values()])
       metrics = sess.run({k: v for k, (v, _) in spec.eval_metric_ops.items()})
     assert metrics['elbo'] == pytest.approx(metrics['target_llh'] + metrics['kl'], rel=1e-5)
     assert all(np.isfinite(v) for v in metrics.values())
+    assert metrics['kl'] >= 0
   with tf.Graph().as_default():
     features, _ = fake_data.fake_batch(config)
-    spec = gqn_model.gqn_draw_model_fn(features, None, MODES.PREDICT, params)
+    spec = model_fn(features, None, MODES.PREDICT, params)
+    assert set(spec.predictions) == {'predicted_mean'}
     assert _run(spec.predictions['predicted_mean']).shape == (3, 32, 32, 3)
+    # Generation needs no posterior head.
+    assert not any('Sample_eta_q' in v.op.name for v in tf.global_variables())
 
 
 @pytest.mark.parametrize('prior_before_update', [False, True])

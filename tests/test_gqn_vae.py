@@ -1,4 +1,4 @@
-"""The GQN-VAE baseline: shapes, scope, the model_fn in each mode, KL, learning, restore."""
+"""The GQN-VAE baseline: shapes, scope, mixed precision, KL, learning, restore."""
 
 import numpy as np
 import pytest
@@ -89,38 +89,8 @@ def test_every_variable_is_under_the_gqn_vae_scope_with_golden_names_and_count()
   assert sum(int(np.prod(shape)) for shape in variables.values()) == 168515
 
 
-def test_model_fn_modes_tiny():
-  config = gqn_params.tiny_config()
-  params = {'gqn_params': config, 'debug': True}
-  with tf.Graph().as_default():
-    features, target = fake_data.fake_batch(config)
-    spec = gqn_vae.gqn_vae_model_fn(features, target, MODES.TRAIN, params)
-    assert spec.loss.dtype == tf.float32 and spec.loss.shape.ndims == 0
-    assert spec.train_op is not None
-    summaries = {s.op.name for s in tf.get_collection(tf.GraphKeys.SUMMARIES)}
-    for name in ('target_llh', 'kl', 'learning_rate', 'pixel_sigma', 'l2', 'posterior_mean'):
-      assert any(name in s for s in summaries), name
-    loss = _run(spec.loss)
-    assert np.isfinite(loss) and loss > 0
-  with tf.Graph().as_default():
-    features, target = fake_data.fake_batch(config)
-    spec = gqn_vae.gqn_vae_model_fn(features, target, MODES.EVAL, params)
-    assert spec.loss.dtype == tf.float32 and spec.loss.shape.ndims == 0
-    assert set(spec.eval_metric_ops) == {'elbo', 'target_llh', 'kl', 'l2', 'l2_posterior'}
-    with tf.Session() as sess:
-      sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
-      sess.run([update for _, update in spec.eval_metric_ops.values()])
-      metrics = sess.run({k: v for k, (v, _) in spec.eval_metric_ops.items()})
-    assert metrics['elbo'] == pytest.approx(metrics['target_llh'] + metrics['kl'], rel=1e-5)
-    assert all(np.isfinite(v) for v in metrics.values())
-    assert metrics['kl'] >= 0
-  with tf.Graph().as_default():
-    features, _ = fake_data.fake_batch(config)
-    spec = gqn_vae.gqn_vae_model_fn(features, None, MODES.PREDICT, params)
-    assert set(spec.predictions) == {'predicted_mean'}
-    assert _run(spec.predictions['predicted_mean']).shape == (3, 32, 32, 3)
-    # Generation needs no posterior head.
-    assert not any('Sample_eta_q' in v.op.name for v in tf.global_variables())
+# The model_fn in each mode: tests/test_gqn_model.py's test_model_fn_modes_tiny, for both
+# models.
 
 
 @pytest.mark.parametrize('mixed_precision', ['float16', 'bfloat16'])
