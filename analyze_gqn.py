@@ -43,7 +43,7 @@ from gqn import flags
 def _parser():
   parser = argparse.ArgumentParser(
       description=__doc__.split('\n\n')[0],
-      formatter_class=argparse.RawDescriptionHelpFormatter)
+      formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
   # What to analyse.
   parser.add_argument('--model_dir', required=True,
                       help='Model directory (its gqn_config.json and latest checkpoint).')

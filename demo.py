@@ -83,7 +83,8 @@ def summary_lines(metrics):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
   parser.add_argument('--data_dir', default='data', help='Where the dataset is rendered.')
   parser.add_argument('--run_dir', default=os.path.join('runs', 'demo'),
                       help='Model, metrics and pictures.')

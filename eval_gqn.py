@@ -43,7 +43,8 @@ from gqn.evaluation import evaluate  # pylint: disable=unused-import
 
 def _parser():
   parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
   # Model.
   parser.add_argument('--model_dir', required=True,
                       help='Model directory: checkpoints and, if trained here, gqn_config.json.')

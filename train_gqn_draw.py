@@ -38,7 +38,8 @@ from gqn.training import train  # pylint: disable=unused-import
 
 def _parser():
   parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
   # Data.
   parser.add_argument('--data_dir', default='/tmp/data/gqn-dataset',
                       help='Root of the gqn-datasets directories.')

@@ -52,7 +52,8 @@ PIPELINE_DATASET = 'synth_rooms_ring_camera'
 
 def _parser():
   parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
   # What to measure.
   parser.add_argument('--preset', default='default', help='Model config preset.')
   parser.add_argument('--enc_type', choices=('pool', 'tower'), default=None,

@@ -46,8 +46,8 @@ def bench_dataset(dataset, scenes, workers, repeats, frame_size):
               frames_per_second=scenes * views / median)
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0], allow_abbrev=False)
   parser.add_argument('--scenes', type=flag_types.positive_int, default=200,
                       help='Scenes rendered per dataset and repeat.')
   parser.add_argument('--workers', type=flag_types.positive_int, default=None,
@@ -56,7 +56,7 @@ def main():
                       help='Timed runs per dataset; the median is reported.')
   parser.add_argument('--frame_size', type=int, default=64)
   parser.add_argument('--json', default=None, help='Also write the results here.')
-  args = parser.parse_args()
+  args = parser.parse_args(argv)
   workers = args.workers or os.cpu_count() or 1
 
   results = []

@@ -529,7 +529,8 @@ def _parse_args(argv):
       prog='python3 -m data_provider.download',
       description='Fetch DeepMind\'s gqn-datasets (or their first files) over HTTPS, '
                   'resumably, into DATA_DIR/<dataset>/{train,test}/. Run it again to '
-                  'resume an interrupted download; files in place are kept.')
+                  'resume an interrupted download; files in place are kept.',
+      allow_abbrev=False)
   # What to fetch.
   parser.add_argument('--dataset', required=True,
                       help='DeepMind dataset, e.g. rooms_ring_camera, '

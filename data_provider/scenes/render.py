@@ -203,7 +203,8 @@ def render_dataset(root, dataset, train_scenes, test_scenes, seed=0, workers=Non
 
 def _parse_args(argv):
   parser = argparse.ArgumentParser(
-      description='Render a synthetic GQN dataset (gqn-datasets TFRecord format).')
+      description='Render a synthetic GQN dataset (gqn-datasets TFRecord format).',
+      allow_abbrev=False)
   # Where and what.
   parser.add_argument('--root', required=True,
                       help='Directory that gets <dataset>/{train,test}/*.tfrecord.')
