@@ -27,6 +27,7 @@ import os
 import sys
 import time
 
+from data_provider import flag_types
 from data_provider import logs
 # TensorFlow's C++ start-up lines would hide the tool's own output; it reads the level
 # once, at import.
@@ -42,7 +43,7 @@ from gqn import flags
 def _parser():
   parser = argparse.ArgumentParser(
       description=__doc__.split('\n\n')[0],
-      formatter_class=argparse.RawDescriptionHelpFormatter)
+      formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
   # What to analyse.
   parser.add_argument('--model_dir', required=True,
                       help='Model directory (its gqn_config.json and latest checkpoint).')
@@ -59,18 +60,16 @@ def _parser():
   parser.add_argument('--vae_model_dir', default=None,
                       help='A GQN-VAE model directory: the embedding compares with its r '
                       'instead of the pixels.')
-  # How much of it.
-  parser.add_argument('--num_scenes', type=int, default=32,
-                      help='Test scenes of the views analysis.')
-  parser.add_argument('--num_samples', type=int, default=8,
-                      help='Prior samples per scene (best-of-N MSE, spread).')
-  parser.add_argument('--probe_scenes', type=int, default=400,
-                      help='Train scenes the probes are fitted on, and test scenes they '
-                      'are scored on (at most).')
-  parser.add_argument('--embedding_scenes', type=int, default=8,
-                      help='Scenes of the embedding, every view of each.')
-  parser.add_argument('--quadruples', type=int, default=4,
-                      help='Scene-algebra quadruples per factor.')
+  # How much of it: counts, each at least 1.
+  for name, default, text in (
+      ('num_scenes', 32, 'Test scenes of the views analysis.'),
+      ('num_samples', 8, 'Prior samples per scene (best-of-N MSE, spread).'),
+      ('probe_scenes', 400, 'Train scenes the probes are fitted on, and test scenes they '
+       'are scored on (at most).'),
+      ('embedding_scenes', 8, 'Scenes of the embedding, every view of each.'),
+      ('quadruples', 4, 'Scene-algebra quadruples per factor.')):
+    parser.add_argument('--' + name, type=flag_types.positive_int, default=default,
+                        help=text)
   parser.add_argument('--seed', type=int, default=0,
                       help='Seed of the untrained network (probes) and the algebra scenes.')
   # The config of a model directory without gqn_config.json (tf-gqn's snapshots).
@@ -87,12 +86,6 @@ def main(argv=None):
   progress = lambda line: print('[%5.0fs] %s' % (time.time() - start, line), flush=True)
   try:
     analysis.check_analyses(names)
-    for name, value in (('num_scenes', args.num_scenes), ('num_samples', args.num_samples),
-                        ('probe_scenes', args.probe_scenes),
-                        ('embedding_scenes', args.embedding_scenes),
-                        ('quadruples', args.quadruples)):
-      if value < 1:
-        raise ValueError('--%s is %d; it must be at least 1.' % (name, value))
     results = analysis.analyze(
         args.model_dir, args.data_dir, args.dataset, names, args.output_dir,
         args.checkpoint, args.vae_model_dir, args.num_scenes, args.num_samples,

@@ -23,6 +23,7 @@ import math
 import os
 import sys
 
+from data_provider import flag_types
 from data_provider import logs
 # TensorFlow's C++ start-up lines would hide the tool's own output; it reads the level
 # once, at import.
@@ -111,22 +112,23 @@ def summary_lines(metrics):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
   parser.add_argument('--data_dir', default='data', help='Where the dataset is rendered.')
   parser.add_argument('--run_dir', default=os.path.join('runs', 'demo'),
                       help='Model, metrics and pictures.')
-  parser.add_argument('--train_scenes', type=int, default=3000)
-  parser.add_argument('--test_scenes', type=int, default=200)
-  parser.add_argument('--steps', type=int, default=15000,
+  parser.add_argument('--train_scenes', type=flag_types.positive_int, default=3000)
+  parser.add_argument('--test_scenes', type=flag_types.positive_int, default=200)
+  parser.add_argument('--steps', type=flag_types.positive_int, default=15000,
                       help='Training steps.')
   parser.add_argument('--train_minutes', type=float, default=TRAIN_MINUTES,
                       help='Stop training after this many minutes even before --steps, so '
                       'that the demo ends in about a quarter of an hour on a slower CPU '
                       '(0: no limit).')
-  parser.add_argument('--batch_size', type=int, default=16)
-  parser.add_argument('--eval_examples', type=int, default=200)
+  parser.add_argument('--batch_size', type=flag_types.positive_int, default=16)
+  parser.add_argument('--eval_examples', type=flag_types.positive_int, default=200)
   parser.add_argument('--seed', type=int, default=0)
-  parser.add_argument('--workers', type=int, default=None,
+  parser.add_argument('--workers', type=flag_types.positive_int, default=None,
                       help='Rendering processes (default: one per CPU).')
   logs.add_verbose_flag(parser)
   args = parser.parse_args(argv)

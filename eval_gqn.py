@@ -26,6 +26,7 @@ baselines) are defined in gqn/evaluation.py, which does the work.
 import argparse
 import sys
 
+from data_provider import flag_types
 from data_provider import logs
 # TensorFlow's C++ start-up lines would hide the tool's own output; it reads the level
 # once, at import.
@@ -42,7 +43,8 @@ from gqn.evaluation import evaluate  # pylint: disable=unused-import
 
 def _parser():
   parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
   # Model.
   parser.add_argument('--model_dir', required=True,
                       help='Model directory: checkpoints and, if trained here, gqn_config.json.')
@@ -64,7 +66,7 @@ def _parser():
                       help='Dataset name, e.g. rooms_ring_camera: its test split is used.')
   parser.add_argument('--max_examples', type=int, default=256,
                       help='Test examples to evaluate (0: the whole test split).')
-  parser.add_argument('--batch_size', type=int, default=16)
+  parser.add_argument('--batch_size', type=flag_types.positive_int, default=16)
   parser.add_argument('--seed', type=int, default=0,
                       help='Seeds the views of each example and the latent draws.')
   parser.add_argument('--skip_corrupt_records', action='store_true',
@@ -77,10 +79,10 @@ def _parser():
   parser.add_argument('--flight', type=int, default=0,
                       help='Render a fly-through of K frames along the camera ring of the '
                       'first scene to flight.gif.')
-  parser.add_argument('--flight_context', type=int, default=None,
+  parser.add_argument('--flight_context', type=flag_types.positive_int, default=None,
                       help='Context views the fly-through looks at (default: all); 1 '
                       'generates the scene from a single image.')
-  parser.add_argument('--num_scenes', type=int, default=4, help='Scenes in scenes.png.')
+  parser.add_argument('--num_scenes', type=flag_types.positive_int, default=4, help='Scenes in scenes.png.')
   parser.add_argument('--num_samples', type=int, default=3,
                       help='N, renders drawn from the prior per example: best_of_n_mse and '
                       'sample_spread in metrics.json, and samples per scene in scenes.png.')

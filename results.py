@@ -113,7 +113,8 @@ def table(rows):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
   parser.add_argument('--datasets', default=','.join(RECIPES),
                       help='Comma-separated datasets of the recipe: %s.' % ', '.join(RECIPES))
   parser.add_argument('--data_dir', default='data', help='Where the datasets are rendered.')

@@ -18,6 +18,7 @@ import argparse
 import signal
 import sys
 
+from data_provider import flag_types
 from data_provider import logs
 # TensorFlow's C++ start-up lines would hide the tool's own output; it reads the level
 # once, at import.
@@ -37,15 +38,16 @@ from gqn.training import train  # pylint: disable=unused-import
 
 def _parser():
   parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
   # Data.
   parser.add_argument('--data_dir', default='/tmp/data/gqn-dataset',
                       help='Root of the gqn-datasets directories.')
   parser.add_argument('--dataset', default='shepard_metzler_5_parts',
                       help='Dataset name, e.g. rooms_ring_camera.')
-  parser.add_argument('--queue_threads', type=int, default=4,
+  parser.add_argument('--queue_threads', type=flag_types.positive_int, default=4,
                       help='Parallel threads reading and decoding records.')
-  parser.add_argument('--queue_buffer', type=int, default=64,
+  parser.add_argument('--queue_buffer', type=flag_types.positive_int, default=64,
                       help='Shuffle buffer size, in examples.')
   parser.add_argument('--skip_corrupt_records', action='store_true',
                       help='Skip bad records (damaged files, frames that are not JPEG '
@@ -58,10 +60,11 @@ def _parser():
                       help='Checkpoints, summaries and gqn_config.json.')
   flags.define_config_flags(parser, schedule=True)
   # Optimisation.
-  parser.add_argument('--batch_size', type=int, default=36)
-  parser.add_argument('--train_epochs', type=int, default=None,
+  parser.add_argument('--batch_size', type=flag_types.positive_int, default=36)
+  parser.add_argument('--train_epochs', type=flag_types.positive_int, default=None,
                       help='Passes over the training data (default: no limit).')
-  parser.add_argument('--max_steps', type=int, default=None, help='Stop at this global step.')
+  parser.add_argument('--max_steps', type=flag_types.positive_int, default=None,
+                      help='Stop at this global step.')
   parser.add_argument('--max_minutes', type=float, default=None,
                       help='Stop once this run has trained this long (a checkpoint of the '
                       'step reached is saved).')
@@ -71,11 +74,11 @@ def _parser():
                       'models/synth_rooms_ring_camera): its config, variables and global '
                       'step, with fresh optimizer slots.')
   # Runtime and logging.
-  parser.add_argument('--chkpt_steps', type=int, default=10000, help='Checkpoint interval.')
+  parser.add_argument('--chkpt_steps', type=flag_types.positive_int, default=10000, help='Checkpoint interval.')
   parser.add_argument('--keep_checkpoints', type=int, default=5,
                       help='Newest checkpoints kept (0: all of them, for eval_gqn.py '
                       '--all_checkpoints to draw the learning curve of every one).')
-  parser.add_argument('--log_steps', type=int, default=100,
+  parser.add_argument('--log_steps', type=flag_types.positive_int, default=100,
                       help='Log and summary interval, in steps.')
   logs.add_verbose_flag(parser)
   parser.add_argument('--memcap', type=float, default=1.0,
@@ -97,12 +100,12 @@ def _parser():
                       'machine. multi_worker: synchronous over the machines in TF_CONFIG. '
                       'parameter_server: asynchronous, variables on the TF_CONFIG "ps" '
                       'tasks.')
-  parser.add_argument('--num_gpus', type=int, default=None,
+  parser.add_argument('--num_gpus', type=flag_types.positive_int, default=None,
                       help='mirrored: use the first N GPUs (default: all; the CPU if '
                       'there is none).')
   parser.add_argument('--devices', default=None,
                       help='mirrored: comma-separated devices, e.g. /gpu:0,/gpu:2.')
-  parser.add_argument('--eval_steps', type=int, default=10,
+  parser.add_argument('--eval_steps', type=flag_types.positive_int, default=10,
                       help='multi_worker / parameter_server: test batches per '
                       'evaluation of the evaluator task.')
   parser.add_argument('--eval_throttle_secs', type=int, default=600,

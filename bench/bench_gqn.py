@@ -43,6 +43,7 @@ if _ROOT not in sys.path:
   sys.path.insert(0, _ROOT)
 
 from bench import flops  # pylint: disable=g-import-not-at-top
+from data_provider import flag_types  # pylint: disable=g-import-not-at-top
 
 MODES = ('train', 'generate', 'eval')
 # The pipeline's case: 64 px rooms, 5 context views + the target, batch 36.
@@ -51,7 +52,8 @@ PIPELINE_DATASET = 'synth_rooms_ring_camera'
 
 def _parser():
   parser = argparse.ArgumentParser(description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   allow_abbrev=False)
   # What to measure.
   parser.add_argument('--preset', default='default', help='Model config preset.')
   parser.add_argument('--config', default=None, metavar='GQN_CONFIG_JSON',
@@ -69,7 +71,7 @@ def _parser():
                       help='Also time the reference implementation, alternating with the '
                            'fast one, and report the speed-up.')
   # Repeats.
-  parser.add_argument('--repeats', type=int, default=3,
+  parser.add_argument('--repeats', type=flag_types.positive_int, default=3,
                       help='Timed runs per implementation, mode and batch size.')
   parser.add_argument('--warmup', type=int, default=1,
                       help='Untimed runs first (graph optimisation, allocations).')
@@ -93,11 +95,11 @@ def _parser():
   parser.add_argument('--pipeline_data', default=None,
                       help='Root holding %s/train (rendered when absent; default: a '
                            'temporary directory).' % PIPELINE_DATASET)
-  parser.add_argument('--pipeline_scenes', type=int, default=400,
+  parser.add_argument('--pipeline_scenes', type=flag_types.positive_int, default=400,
                       help='Scenes to render when the pipeline data is absent.')
-  parser.add_argument('--pipeline_batches', type=int, default=60,
+  parser.add_argument('--pipeline_batches', type=flag_types.positive_int, default=60,
                       help='Batches of 36 timed.')
-  parser.add_argument('--pipeline_threads', type=int, default=4,
+  parser.add_argument('--pipeline_threads', type=flag_types.positive_int, default=4,
                       help='num_threads of gqn_dataset.')
   # Output.
   parser.add_argument('--json', default=None, help='Write the results to this file.')
@@ -341,14 +343,11 @@ def main(argv=None):
   tf.disable_eager_execution()
   tf.logging.set_verbosity(tf.logging.ERROR)
 
-  # Static shapes throughout, so every FLOP is counted: the full context in every step
-  # (a preset may train on a random number of views, 3 of 5 on average).
   if args.config:
     with open(args.config) as f:
       config = gqn_params.config_from_json(f.read(), source=args.config)
   else:
     config = gqn_params.preset(args.preset)
-  config = config._replace(RANDOM_CONTEXT_SIZE=False)
   if args.enc_type:
     config = gqn_params.create_gqn_config({'ENC_TYPE': args.enc_type}, base=config)
   session_config = tf.ConfigProto(intra_op_parallelism_threads=args.intra_op_threads,

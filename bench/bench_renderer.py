@@ -20,6 +20,7 @@ import numpy as np
 # Run as a script from anywhere: the project root holds the packages.
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from data_provider import flag_types
 from data_provider import gqn_tfr_provider
 from data_provider.scenes import render
 
@@ -45,19 +46,17 @@ def bench_dataset(dataset, scenes, workers, repeats, frame_size):
               frames_per_second=scenes * views / median)
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  parser.add_argument('--scenes', type=int, default=200,
+def main(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0], allow_abbrev=False)
+  parser.add_argument('--scenes', type=flag_types.positive_int, default=200,
                       help='Scenes rendered per dataset and repeat.')
-  parser.add_argument('--workers', type=int, default=None,
+  parser.add_argument('--workers', type=flag_types.positive_int, default=None,
                       help='Rendering processes (default: one per CPU).')
-  parser.add_argument('--repeats', type=int, default=3,
+  parser.add_argument('--repeats', type=flag_types.positive_int, default=3,
                       help='Timed runs per dataset; the median is reported.')
   parser.add_argument('--frame_size', type=int, default=64)
   parser.add_argument('--json', default=None, help='Also write the results here.')
-  args = parser.parse_args()
-  if args.scenes < 1 or args.repeats < 1:
-    parser.error('--scenes and --repeats must be positive.')
+  args = parser.parse_args(argv)
   workers = args.workers or os.cpu_count() or 1
 
   results = []

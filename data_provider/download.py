@@ -34,6 +34,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from data_provider import flag_types
 from data_provider import progress as progress_lib
 
 DEFAULT_SOURCE = 'https://storage.googleapis.com/gqn-dataset'
@@ -523,22 +524,13 @@ def _count(text):
   return value
 
 
-def _positive(text):
-  try:
-    value = int(text)
-  except ValueError:
-    value = 0
-  if value < 1:
-    raise argparse.ArgumentTypeError('expected a positive integer, got %r' % text)
-  return value
-
-
 def _parse_args(argv):
   parser = argparse.ArgumentParser(
       prog='python3 -m data_provider.download',
       description='Fetch DeepMind\'s gqn-datasets (or their first files) over HTTPS, '
                   'resumably, into DATA_DIR/<dataset>/{train,test}/. Run it again to '
-                  'resume an interrupted download; files in place are kept.')
+                  'resume an interrupted download; files in place are kept.',
+      allow_abbrev=False)
   # What to fetch.
   parser.add_argument('--dataset', required=True,
                       help='DeepMind dataset, e.g. rooms_ring_camera, '
@@ -552,7 +544,7 @@ def _parse_args(argv):
   parser.add_argument('--test_files', type=_count, default=None, metavar='M',
                       help='fetch the first M test files (default: all; 0 for none)')
   # How to fetch it.
-  parser.add_argument('--workers', type=_positive, default=DEFAULT_WORKERS, metavar='W',
+  parser.add_argument('--workers', type=flag_types.positive_int, default=DEFAULT_WORKERS, metavar='W',
                       help='parallel transfers (default: %(default)s)')
   parser.add_argument('--source', default=DEFAULT_SOURCE, metavar='URL',
                       help='base address holding <dataset>/<split>/<i>-of-<n>.tfrecord; '

@@ -291,6 +291,36 @@ def _frames_to_float(features, labels):
   return features._replace(context=context), to_float(labels)
 
 
+def _random_context_size(batch_index, features, labels, max_views, seed):
+  """Keeps the first k context views of every example of a batch, k uniform in 1..max_views.
+
+  One k per batch, as the paper's training did: the examples' views are already a random
+  choice of their scenes', so the first k are a random k of them. With a seed, k is a
+  stateless draw from (seed, -1 - batch index): it depends on neither the order of
+  parallel map calls nor the view choice, whose stream positions (seed, example index)
+  are never negative.
+
+  Args:
+    batch_index: int64 scalar, position of the batch in the stream.
+    features: Query(Context(frames [B, K, H, W, 3], cameras [B, K, 7]), query_camera).
+    labels: [B, H, W, 3], passed through.
+    max_views: K, the largest k.
+    seed: None or int; see `gqn_dataset`.
+
+  Returns:
+    (features with frames [B, k, H, W, 3] and cameras [B, k, 7], labels); k is known
+    only at run time (the scene encoder sums over views).
+  """
+  if seed is None:
+    views = tf.random.uniform([], 1, max_views + 1, dtype=tf.int32)
+  else:
+    seed_pair = tf.stack([tf.constant(seed, tf.int64), -1 - tf.cast(batch_index, tf.int64)])
+    views = tf.random.stateless_uniform([], seed_pair, 1, max_views + 1, dtype=tf.int32)
+  context = Context(frames=features.context.frames[:, :views],
+                    cameras=features.context.cameras[:, :views])
+  return features._replace(context=context), labels
+
+
 def _preprocess(index, serialized, info, context_size, out_size, seed):
   """Turns one scene record into a (Query, target frame) example.
 
@@ -325,7 +355,7 @@ def _preprocess(index, serialized, info, context_size, out_size, seed):
 
 def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
                 custom_frame_size=None, num_threads=4, buffer_size=256, seed=None,
-                input_context=None, bad_records=None):
+                input_context=None, bad_records=None, random_context_size=False):
   """Builds the tf.data pipeline of (features, labels) batches for a GQN dataset.
 
   Each example is one scene with K = `context_size` context views and one query view,
@@ -369,6 +399,10 @@ def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
       `record_check.BadRecords()`: the data ends cleanly before it and the collector
       holds it (call its `raise_if_stopped()` after training / evaluating);
       `BadRecords(skip=True)`: bad records are skipped and counted there.
+    random_context_size: TRAIN only: each batch keeps the first k of its K context
+      views, k drawn uniformly from 1..K per batch (GQNConfig.RANDOM_CONTEXT_SIZE, the
+      paper's training), whichever model trains on it. The test split always gives K
+      views, so evaluations compare at one K.
 
   Returns:
     tf.data.Dataset of `(features, labels)`:
@@ -376,7 +410,8 @@ def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
                                        cameras [B, K, 7]),
                       query_camera [B, 7]),
       labels: the query frame x^q, [B, H, W, 3] float32 in [0, 1].
-    K, H, W are static; B is static in TRAIN.
+    H, W are static; K is static unless `random_context_size` (in TRAIN); B is static
+    in TRAIN.
 
   Raises:
     ValueError: unknown dataset or mode, context_size out of range, bad frame size, or
@@ -429,13 +464,18 @@ def gqn_dataset(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
       num_parallel_calls=num_threads)
   data = record_guards.drop_bad_records(data, bad_records, info)
   data = data.batch(batch_size, drop_remainder=is_training)
+  if random_context_size and is_training:
+    # Before the frames become float: the views left out are never converted.
+    data = data.enumerate().map(
+        lambda index, batch: _random_context_size(index, batch[0], batch[1], context_size,
+                                                  seed))
   data = data.map(_frames_to_float)
   return data.prefetch(_PREFETCH_BATCHES)
 
 
 def gqn_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
                  custom_frame_size=None, num_threads=4, buffer_size=256, seed=None,
-                 input_context=None, bad_records=None):
+                 input_context=None, bad_records=None, random_context_size=False):
   """Returns one batch of `gqn_dataset(...)` from a one-shot iterator.
 
   For tf.estimator, as tf-gqn used it:
@@ -449,7 +489,8 @@ def gqn_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
   data = gqn_dataset(dataset, context_size, root, mode, batch_size=batch_size,
                      num_epochs=num_epochs, custom_frame_size=custom_frame_size,
                      num_threads=num_threads, buffer_size=buffer_size, seed=seed,
-                     input_context=input_context, bad_records=bad_records)
+                     input_context=input_context, bad_records=bad_records,
+                     random_context_size=random_context_size)
   return tf.data.make_one_shot_iterator(data).get_next()
 
 
@@ -473,7 +514,7 @@ def pipeline_seed(seed, input_context):
 
 def make_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
                   custom_frame_size=None, num_threads=4, buffer_size=256, seed=None,
-                  bad_records=None, distributed=False):
+                  bad_records=None, distributed=False, random_context_size=False):
   """The Estimator's input_fn for a split of `dataset`, on one device or distributed.
 
   Arguments, memory bound and raised errors are those of `gqn_dataset`, plus:
@@ -492,7 +533,8 @@ def make_input_fn(dataset, context_size, root, mode, batch_size=1, num_epochs=1,
   arguments = dict(
       dataset=dataset, context_size=context_size, root=root, mode=mode,
       batch_size=batch_size, num_epochs=num_epochs, custom_frame_size=custom_frame_size,
-      num_threads=num_threads, buffer_size=buffer_size, bad_records=bad_records)
+      num_threads=num_threads, buffer_size=buffer_size, bad_records=bad_records,
+      random_context_size=random_context_size)
   if distributed:
     def distributed_input_fn(input_context=None):
       return gqn_dataset(seed=pipeline_seed(seed, input_context),

@@ -33,8 +33,8 @@ def quiet_tensorflow_startup(argv=None):
   set is kept.
   """
   argv = sys.argv[1:] if argv is None else argv
-  # argparse also takes an unambiguous prefix such as --verb.
-  if not any(len(arg) > 3 and VERBOSE_FLAG.startswith(arg) for arg in argv):
+  # The exact flag only: every command's parser refuses abbreviations (allow_abbrev=False).
+  if VERBOSE_FLAG not in argv:
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 

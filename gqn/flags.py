@@ -8,6 +8,7 @@ model directory's gqn_config.json decides.
 
 import collections
 
+from data_provider import flag_types
 from gqn import gqn_params
 
 # --prior_timing's values -> PRIOR_BEFORE_UPDATE.
@@ -51,16 +52,16 @@ def define_config_flags(parser, encoder=False, schedule=False):
   if encoder:
     parser.add_argument('--enc_type', choices=gqn_params.ENCODER_TYPES, default=None,
                         help='Scene encoder (default: read off the checkpoint).')
-  parser.add_argument('--seq_length', type=int, default=None, help='DRAW steps L.')
-  parser.add_argument('--context_size', type=int, default=None, help='Context views K.')
-  parser.add_argument('--img_size', type=int, default=None,
+  parser.add_argument('--seq_length', type=flag_types.positive_int, default=None, help='DRAW steps L.')
+  parser.add_argument('--context_size', type=flag_types.positive_int, default=None, help='Context views K.')
+  parser.add_argument('--img_size', type=flag_types.positive_int, default=None,
                       help='Frame size the model works at; frames are resized to it.')
   if schedule:
     parser.add_argument('--adam_lr_alpha', type=float, default=None,
                         help='Initial learning rate (tf-gqn: 5e-4).')
     parser.add_argument('--adam_lr_beta', type=float, default=None,
                         help='Final learning rate (tf-gqn: 5e-5).')
-    parser.add_argument('--anneal_lr_tau', type=int, default=None,
+    parser.add_argument('--anneal_lr_tau', type=flag_types.positive_int, default=None,
                         help='Steps over which the learning rate anneals.')
 
 

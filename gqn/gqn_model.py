@@ -1,5 +1,13 @@
-"""The GQN `model_fn` for `tf.estimator`: one function for TRAIN, EVAL and PREDICT."""
+"""The GQN `model_fn`s for `tf.estimator`: what both models share, and the DRAW GQN's.
 
+A model_fn builds its network (gqn_graph.gqn_draw, gqn_vae.gqn_vae) and hands what it
+rendered, as `Renderings`, to `estimator_spec`, which makes the EstimatorSpec of every
+mode the same way for both: the negative ELBO, the Adam step, the training log line,
+the EVAL metrics and the `--debug` summaries (the canvas sequence where the model has
+one).
+"""
+
+import collections
 import os
 import time
 
@@ -67,19 +75,44 @@ class TrainLogHook(tf.train.SessionRunHook):
     logs.logger.info('step %d%s: %s', step, total, ', '.join(parts))
 
 
-def _image_summaries(name, images, max_outputs=3):
+# What a model rendered, for `estimator_spec`:
+#   posterior_mean: [B, H, W, 3], the rendering from z ~ q (None in PREDICT).
+#   posteriors, priors: the Gaussians q and pi over z of each step, for the KL (L of them
+#     in the DRAW GQN, one in the GQN-VAE; None in PREDICT).
+#   generated_mean: [B, H, W, 3], the rendering from z ~ pi (None in TRAIN).
+#   posterior_canvases, generated_canvases: the DRAW canvas sequence eta_g(u_l),
+#     l = 1..L, of each rendering, [B, H, W, 3] each, for the debug pictures; None for a
+#     model without one (the GQN-VAE) or a rendering not built.
+_RENDERINGS = ('posterior_mean', 'posteriors', 'priors', 'generated_mean',
+               'posterior_canvases', 'generated_canvases')
+Renderings = collections.namedtuple('Renderings', _RENDERINGS,
+                                    defaults=(None,) * len(_RENDERINGS))
+
+
+def _image_summary(name, images, max_outputs=3):
   tf.summary.image(name, tf.clip_by_value(images, 0.0, 1.0), max_outputs=max_outputs)
 
 
-def _debug_summaries(features, labels, view, view_name, scalars):
-  """Pictures and scalars for TensorBoard (`--debug`)."""
-  context = features.context.frames
-  # The first scene's context views side by side: [1, H, K * W, 3].
-  _image_summaries('context_frames', tf.concat(tf.unstack(context[:1], axis=1), axis=2), 1)
-  _image_summaries('target', labels)
-  _image_summaries(view_name, view.mu_target)
-  # The DRAW canvas sequence of the first scene, eta_g(u_l) for l = 1..L, left to right.
-  _image_summaries('canvas_sequence', tf.concat([c[:1] for c in view.canvas_images], axis=2), 1)
+def _debug_summaries(features, labels, mean, mean_name, scalars, canvases=None):
+  """Pictures and scalars for TensorBoard (`--debug`), for either model.
+
+  Args:
+    features: the model_fn's features; its first scene's context views are shown.
+    labels: [B, H, W, 3] the targets.
+    mean: [B, H, W, 3] the rendering shown as `mean_name`.
+    scalars: dict name -> scalar tensor.
+    canvases: the DRAW canvas sequence of `mean`, [B, H, W, 3] per step, shown left to
+      right for the first scene as 'canvas_sequence'; None: no such picture.
+  """
+  # The first scene's context views side by side, [1, H, K * W, 3]; K may be known only
+  # at run time (a random context size).
+  height, channels = features.context.frames.shape.as_list()[2::2]
+  views = tf.transpose(features.context.frames[0], [1, 0, 2, 3])  # H x K x W x 3
+  _image_summary('context_frames', tf.reshape(views, [1, height, -1, channels]), 1)
+  _image_summary('target', labels)
+  _image_summary(mean_name, mean)
+  if canvases is not None:
+    _image_summary('canvas_sequence', tf.concat([c[:1] for c in canvases], axis=2), 1)
   for name, value in scalars.items():
     tf.summary.scalar(name, value)
 
@@ -99,23 +132,82 @@ def adam_train_op(loss, global_step, gqn_config, compute_dtype):
     return precision.minimize(optimizer, loss, global_step, compute_dtype), lr
 
 
-def random_context_size(context, max_views):
-  """The first k of each scene's context views, k drawn uniformly from 1..max_views.
-
-  One k per batch, as the paper's training did (the views of each example are already a
-  random choice of the scene's, so the first k are a random k of them). The encoder sums
-  over views, so one model then serves any number of them.
+def _eval_metrics(elbo, l2_generation, l2_posterior):
+  """The EVAL metrics of either model, each the mean over the evaluated batches.
 
   Args:
-    context: Context(frames [B, K, H, W, 3], cameras [B, K, 7]).
-    max_views: the largest k, at most K.
+    elbo: gqn_objective.Elbo of the posterior path.
+    l2_generation: scalar mean squared error of the rendering from z ~ pi.
+    l2_posterior: scalar mean squared error of the rendering from z ~ q.
 
   Returns:
-    Context(frames [B, k, H, W, 3], cameras [B, k, 7]), k unknown until run time.
+    dict name -> (value, update op): elbo, target_llh, kl, l2 (the generation's) and
+    l2_posterior.
   """
-  views = tf.random.uniform([], 1, max_views + 1, dtype=tf.int32, name='context_size')
-  return context._replace(frames=context.frames[:, :views],
-                          cameras=context.cameras[:, :views])
+  return {
+      'elbo': tf.metrics.mean(elbo.elbo),
+      'target_llh': tf.metrics.mean(elbo.target_llh),
+      'kl': tf.metrics.mean(elbo.kl),
+      'l2': tf.metrics.mean(l2_generation),
+      'l2_posterior': tf.metrics.mean(l2_posterior),
+  }
+
+
+def estimator_spec(mode, features, labels, params, config, renderings):
+  """The EstimatorSpec of either model, from what it rendered.
+
+  Args:
+    mode, features, labels, params, config: the model_fn's arguments (see
+      gqn_draw_model_fn).
+    renderings: Renderings; PREDICT reads generated_mean only.
+
+  Returns:
+    tf.estimator.EstimatorSpec. TRAIN: loss (the negative ELBO) and the Adam train op.
+    EVAL: loss and the metrics of `_eval_metrics`. PREDICT: 'predicted_mean', the
+    rendering from z ~ pi, [B, H, W, 3].
+  """
+  # PREDICT graphs hold it too, as tf-gqn's do.
+  global_step = tf.train.get_or_create_global_step()
+  if mode == ModeKeys.PREDICT:
+    predictions = {'predicted_mean': renderings.generated_mean}
+    return tf.estimator.EstimatorSpec(
+        mode, predictions=predictions,
+        export_outputs={'predict': tf.estimator.export.PredictOutput(predictions)})
+
+  gqn_config = params['gqn_params']
+  debug = params.get('debug', False)
+  sigma = schedules.pixel_sigma(global_step, gqn_config)
+  posterior_mean = renderings.posterior_mean
+  elbo = gqn_objective.gqn_draw_elbo(labels, posterior_mean, sigma, renderings.posteriors,
+                                     renderings.priors)
+  l2_posterior = tf.reduce_mean(tf.squared_difference(labels, posterior_mean))
+
+  if mode == ModeKeys.TRAIN:
+    compute_dtype = precision.compute_dtype(params.get('mixed_precision'))
+    train_op, lr = adam_train_op(elbo.elbo, global_step, gqn_config, compute_dtype)
+    if debug:
+      _debug_summaries(features, labels, posterior_mean, 'posterior_mean', {
+          'target_llh': elbo.target_llh, 'kl': elbo.kl, 'learning_rate': lr,
+          'pixel_sigma': sigma, 'l2': l2_posterior}, renderings.posterior_canvases)
+    log_hook = TrainLogHook({'step': global_step, 'loss': elbo.elbo, 'l2': l2_posterior},
+                            params.get('log_steps', 100), params.get('max_steps'))
+    return tf.estimator.EstimatorSpec(mode, loss=elbo.elbo, train_op=train_op,
+                                      training_hooks=[log_hook])
+
+  generated_mean = renderings.generated_mean
+  l2_generation = tf.reduce_mean(tf.squared_difference(labels, generated_mean))
+  hooks = []
+  if debug:
+    _debug_summaries(features, labels, generated_mean, 'generated_mean', {
+        'target_llh': elbo.target_llh, 'kl': elbo.kl, 'pixel_sigma': sigma,
+        'l2': l2_generation}, renderings.generated_canvases)
+    if config is not None and config.model_dir:
+      hooks.append(tf.train.SummarySaverHook(
+          save_steps=1, output_dir=os.path.join(config.model_dir, 'eval_debug'),
+          summary_op=tf.summary.merge_all()))
+  return tf.estimator.EstimatorSpec(
+      mode, loss=elbo.elbo, eval_metric_ops=_eval_metrics(elbo, l2_generation, l2_posterior),
+      evaluation_hooks=hooks)
 
 
 def gqn_draw_model_fn(features, labels, mode, params, config=None):
@@ -123,7 +215,7 @@ def gqn_draw_model_fn(features, labels, mode, params, config=None):
 
   Args:
     features: Query(context=Context(frames [B, K, H, W, 3], cameras [B, K, 7]),
-      query_camera [B, 7]).
+      query_camera [B, 7]); K may be known only at run time.
     labels: [B, H, W, 3] target frames (None in PREDICT).
     mode: a tf.estimator.ModeKeys value.
     params: dict with 'gqn_params' (a GQNConfig) and optionally 'debug' (bool, image and
@@ -135,62 +227,23 @@ def gqn_draw_model_fn(features, labels, mode, params, config=None):
     config: the Estimator's RunConfig (optional; used for the eval summary directory).
 
   Returns:
-    tf.estimator.EstimatorSpec. TRAIN: loss (the negative ELBO) and the Adam train op.
-    EVAL: loss and the metrics elbo, target_llh, kl (posterior path), l2 (generated mean
-    vs target, prior path) and l2_posterior. PREDICT: 'predicted_mean', [B, H, W, 3].
+    tf.estimator.EstimatorSpec (see `estimator_spec`). TRAIN: loss (the negative ELBO)
+    and the Adam train op. EVAL: loss and the metrics elbo, target_llh, kl (posterior
+    path), l2 (generated mean vs target, prior path) and l2_posterior. PREDICT:
+    'predicted_mean', [B, H, W, 3].
   """
-  gqn_config = params['gqn_params']
-  debug = params.get('debug', False)
-  compute_dtype = precision.compute_dtype(params.get('mixed_precision'))
-  global_step = tf.train.get_or_create_global_step()
-  context = features.context
-  if mode == ModeKeys.TRAIN and gqn_config.RANDOM_CONTEXT_SIZE:
-    context = random_context_size(context, gqn_config.CONTEXT_SIZE)
   outputs = gqn_graph.gqn_draw(
-      features.query_camera, context.frames, context.cameras, gqn_config,
-      target_frame=None if mode == ModeKeys.PREDICT else labels,
-      generate=mode != ModeKeys.TRAIN,
-      implementation=params.get('implementation', 'fast'), compute_dtype=compute_dtype)
-
-  if mode == ModeKeys.PREDICT:
-    predictions = {'predicted_mean': outputs.generation.mu_target}
-    return tf.estimator.EstimatorSpec(
-        mode, predictions=predictions,
-        export_outputs={'predict': tf.estimator.export.PredictOutput(predictions)})
-
-  posterior = outputs.posterior
-  sigma = schedules.pixel_sigma(global_step, gqn_config)
-  elbo = gqn_objective.gqn_draw_elbo(labels, posterior.mu_target, sigma,
-                                     posterior.steps.posteriors, posterior.steps.priors)
-  l2_posterior = tf.reduce_mean(tf.squared_difference(labels, posterior.mu_target))
-
-  if mode == ModeKeys.TRAIN:
-    train_op, lr = adam_train_op(elbo.elbo, global_step, gqn_config, compute_dtype)
-    if debug:
-      _debug_summaries(features, labels, posterior, 'posterior_mean', {
-          'target_llh': elbo.target_llh, 'kl': elbo.kl, 'learning_rate': lr,
-          'pixel_sigma': sigma, 'l2': l2_posterior})
-    log_hook = TrainLogHook({'step': global_step, 'loss': elbo.elbo, 'l2': l2_posterior},
-                            params.get('log_steps', 100), params.get('max_steps'))
-    return tf.estimator.EstimatorSpec(mode, loss=elbo.elbo, train_op=train_op,
-                                      training_hooks=[log_hook])
-
-  l2_generation = tf.reduce_mean(tf.squared_difference(labels, outputs.generation.mu_target))
-  metrics = {
-      'elbo': tf.metrics.mean(elbo.elbo),
-      'target_llh': tf.metrics.mean(elbo.target_llh),
-      'kl': tf.metrics.mean(elbo.kl),
-      'l2': tf.metrics.mean(l2_generation),
-      'l2_posterior': tf.metrics.mean(l2_posterior),
-  }
-  hooks = []
-  if debug:
-    _debug_summaries(features, labels, outputs.generation, 'generated_mean', {
-        'target_llh': elbo.target_llh, 'kl': elbo.kl, 'pixel_sigma': sigma,
-        'l2': l2_generation})
-    if config is not None and config.model_dir:
-      hooks.append(tf.train.SummarySaverHook(
-          save_steps=1, output_dir=os.path.join(config.model_dir, 'eval_debug'),
-          summary_op=tf.summary.merge_all()))
-  return tf.estimator.EstimatorSpec(mode, loss=elbo.elbo, eval_metric_ops=metrics,
-                                    evaluation_hooks=hooks)
+      features.query_camera, features.context.frames, features.context.cameras,
+      params['gqn_params'], target_frame=None if mode == ModeKeys.PREDICT else labels,
+      generate=mode != ModeKeys.TRAIN, implementation=params.get('implementation', 'fast'),
+      compute_dtype=precision.compute_dtype(params.get('mixed_precision')))
+  posterior, generation = outputs.posterior, outputs.generation
+  renderings = Renderings()
+  if posterior is not None:
+    renderings = renderings._replace(
+        posterior_mean=posterior.mu_target, posteriors=posterior.steps.posteriors,
+        priors=posterior.steps.priors, posterior_canvases=posterior.canvas_images)
+  if generation is not None:
+    renderings = renderings._replace(generated_mean=generation.mu_target,
+                                     generated_canvases=generation.canvas_images)
+  return estimator_spec(mode, features, labels, params, config, renderings)

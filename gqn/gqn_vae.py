@@ -39,17 +39,14 @@ The GQNConfig fields are reused with these meanings:
 """
 
 import collections
-import os
 
 import tensorflow.compat.v1 as tf
 
 from gqn import gqn_draw
 from gqn import gqn_encoder
 from gqn import gqn_model
-from gqn import gqn_objective
 from gqn import layers
 from gqn import precision
-from gqn import schedules
 
 ModeKeys = tf.estimator.ModeKeys
 
@@ -205,93 +202,23 @@ def gqn_vae(query_pose, context_frames, context_poses, config, target_frame=None
   return VAEOutputs(representation, prior, posterior, posterior_view, generation)
 
 
-def _debug_summaries(features, labels, mu_target, view_name, scalars):
-  """Pictures and scalars for TensorBoard (`debug`)."""
-  image = lambda name, images, n=3: tf.summary.image(
-      name, tf.clip_by_value(images, 0.0, 1.0), max_outputs=n)
-  # The first scene's context views side by side: [1, H, K * W, 3].
-  image('context_frames', tf.concat(tf.unstack(features.context.frames[:1], axis=1), axis=2),
-        1)
-  image('target', labels)
-  image(view_name, mu_target)
-  for name, value in scalars.items():
-    tf.summary.scalar(name, value)
-
-
 def gqn_vae_model_fn(features, labels, mode, params, config=None):
-  """Estimator model_fn of the GQN-VAE; the contract of gqn_model.gqn_draw_model_fn.
+  """Estimator model_fn of the GQN-VAE: arguments and results of gqn_model.gqn_draw_model_fn.
 
-  Args:
-    features: Query(context=Context(frames [B, K, H, W, 3], cameras [B, K, 7]),
-      query_camera [B, 7]).
-    labels: [B, H, W, 3] target frames (None in PREDICT).
-    mode: a tf.estimator.ModeKeys value.
-    params: dict with 'gqn_params' (a GQNConfig) and optionally 'debug' (bool, image and
-      scalar summaries), 'log_steps' (int, the interval of the training log line),
-      'max_steps' (the step its ETA counts to) and
-      'mixed_precision' (None, 'float16' or 'bfloat16'). 'implementation' (a DRAW
-      option) is accepted and has no effect.
-    config: the Estimator's RunConfig (optional; used for the eval summary directory).
-
-  Returns:
-    tf.estimator.EstimatorSpec. TRAIN: loss (the negative ELBO) and the Adam train op.
-    EVAL: loss and the metrics elbo, target_llh, kl (posterior path), l2 (rendering from
-    the prior vs target) and l2_posterior. PREDICT: 'predicted_mean', [B, H, W, 3], the
-    rendering of z ~ pi.
+  Its own: params' 'implementation' (a DRAW option) has no effect, the KL has one term,
+  PREDICT's 'predicted_mean' is the rendering of z ~ pi, and the `--debug` summaries
+  have no canvas sequence.
   """
-  gqn_config = params['gqn_params']
-  debug = params.get('debug', False)
-  compute_dtype = precision.compute_dtype(params.get('mixed_precision'))
-  global_step = tf.train.get_or_create_global_step()
-  context = features.context
   outputs = gqn_vae(
-      features.query_camera, context.frames, context.cameras, gqn_config,
-      target_frame=None if mode == ModeKeys.PREDICT else labels,
-      generate=mode != ModeKeys.TRAIN, compute_dtype=compute_dtype)
-
-  if mode == ModeKeys.PREDICT:
-    predictions = {'predicted_mean': outputs.generation.mu_target}
-    return tf.estimator.EstimatorSpec(
-        mode, predictions=predictions,
-        export_outputs={'predict': tf.estimator.export.PredictOutput(predictions)})
-
-  mu_posterior = outputs.posterior_view.mu_target
-  sigma = schedules.pixel_sigma(global_step, gqn_config)
-  # The DRAW objective with a single step is the VAE's -ELBO.
-  elbo = gqn_objective.gqn_draw_elbo(labels, mu_posterior, sigma, [outputs.posterior],
-                                     [outputs.prior])
-  l2_posterior = tf.reduce_mean(tf.squared_difference(labels, mu_posterior))
-
-  if mode == ModeKeys.TRAIN:
-    train_op, lr = gqn_model.adam_train_op(elbo.elbo, global_step, gqn_config,
-                                           compute_dtype)
-    if debug:
-      _debug_summaries(features, labels, mu_posterior, 'posterior_mean', {
-          'target_llh': elbo.target_llh, 'kl': elbo.kl, 'learning_rate': lr,
-          'pixel_sigma': sigma, 'l2': l2_posterior})
-    log_hook = gqn_model.TrainLogHook(
-        {'step': global_step, 'loss': elbo.elbo, 'l2': l2_posterior},
-        params.get('log_steps', 100), params.get('max_steps'))
-    return tf.estimator.EstimatorSpec(mode, loss=elbo.elbo, train_op=train_op,
-                                      training_hooks=[log_hook])
-
-  l2_generation = tf.reduce_mean(
-      tf.squared_difference(labels, outputs.generation.mu_target))
-  metrics = {
-      'elbo': tf.metrics.mean(elbo.elbo),
-      'target_llh': tf.metrics.mean(elbo.target_llh),
-      'kl': tf.metrics.mean(elbo.kl),
-      'l2': tf.metrics.mean(l2_generation),
-      'l2_posterior': tf.metrics.mean(l2_posterior),
-  }
-  hooks = []
-  if debug:
-    _debug_summaries(features, labels, outputs.generation.mu_target, 'generated_mean', {
-        'target_llh': elbo.target_llh, 'kl': elbo.kl, 'pixel_sigma': sigma,
-        'l2': l2_generation})
-    if config is not None and config.model_dir:
-      hooks.append(tf.train.SummarySaverHook(
-          save_steps=1, output_dir=os.path.join(config.model_dir, 'eval_debug'),
-          summary_op=tf.summary.merge_all()))
-  return tf.estimator.EstimatorSpec(mode, loss=elbo.elbo, eval_metric_ops=metrics,
-                                    evaluation_hooks=hooks)
+      features.query_camera, features.context.frames, features.context.cameras,
+      params['gqn_params'], target_frame=None if mode == ModeKeys.PREDICT else labels,
+      generate=mode != ModeKeys.TRAIN,
+      compute_dtype=precision.compute_dtype(params.get('mixed_precision')))
+  renderings = gqn_model.Renderings()
+  if outputs.posterior is not None:
+    # The DRAW objective with a single step is the VAE's -ELBO.
+    renderings = renderings._replace(posterior_mean=outputs.posterior_view.mu_target,
+                                     posteriors=[outputs.posterior], priors=[outputs.prior])
+  if outputs.generation is not None:
+    renderings = renderings._replace(generated_mean=outputs.generation.mu_target)
+  return gqn_model.estimator_spec(mode, features, labels, params, config, renderings)

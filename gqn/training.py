@@ -65,14 +65,19 @@ TrainOptions = collections.namedtuple('TrainOptions', list(_TRAIN_DEFAULTS),
                                       defaults=list(_TRAIN_DEFAULTS.values()))
 
 
-def _input_fn(config, data_dir, dataset, mode, options, num_epochs, bad_records,
-              distributed=False):
-  """The provider's input_fn for the config's context size and frame size, and `options`."""
+def input_fn(config, data_dir, dataset, mode, options, num_epochs, bad_records,
+             distributed=False):
+  """The provider's input_fn for the config and `options`, whichever model trains on it.
+
+  The config gives the context size, the frame size and, for TRAIN, whether each batch
+  draws its number of context views (RANDOM_CONTEXT_SIZE).
+  """
   return gqn_tfr_provider.make_input_fn(
       dataset, config.CONTEXT_SIZE, data_dir, mode, batch_size=options.batch_size,
       num_epochs=num_epochs, custom_frame_size=(config.IMG_HEIGHT, config.IMG_WIDTH),
       num_threads=options.queue_threads, buffer_size=options.queue_buffer,
-      seed=options.seed, bad_records=bad_records, distributed=distributed)
+      seed=options.seed, bad_records=bad_records, distributed=distributed,
+      random_context_size=config.RANDOM_CONTEXT_SIZE)
 
 
 def check_dataset(config, data_dir, dataset, mode=tf.estimator.ModeKeys.TRAIN):
@@ -164,11 +169,11 @@ def train(config, data_dir, dataset, model_dir, options=None):
                    'step is one update, so the schedule does not change with the number '
                    'of replicas.', config.ADAM_LR_ALPHA, config.ADAM_LR_BETA,
                    config.ANNEAL_LR_TAU)
-  train_input_fn = _input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN,
-                             options, options.train_epochs, bad_records,
-                             distributed=distribution.strategy is not None)
-  eval_input_fn = _input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL, options,
-                            1, bad_records)
+  train_input_fn = input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN,
+                            options, options.train_epochs, bad_records,
+                            distributed=distribution.strategy is not None)
+  eval_input_fn = input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL, options,
+                           1, bad_records)
   with interrupts.StopOnSignals() as stop, _non_finite_loss_errors(model_dir, config):
     if in_cluster:
       tf.estimator.train_and_evaluate(

@@ -7,6 +7,9 @@ scene's position among all scenes written by one `write_fake_dataset` call), eac
 noise on top makes the frames random-ish without moving the half means; JPEG keeps
 those means to within a few levels, area resizing keeps them exactly.
 `decode_fake_frame` reads the code back.
+
+`fake_batch` gives one batch of random inputs at a config's sizes, for tests that feed
+a model directly.
 """
 
 import os
@@ -125,3 +128,22 @@ def read_fake_records(paths):
   """
   return [records.parse_scene(record)[1]
           for path in paths for record in tf.io.tf_record_iterator(path)]
+
+
+def fake_batch(config, batch=3, seed=0):
+  """One batch of random inputs at `config`'s sizes, as the model_fn's constants.
+
+  Returns:
+    (Query(Context(frames [B, K, H, W, 3] in [0, 1], cameras [B, K, 7] in [-1, 1]),
+           query_camera [B, 7]),
+     target frames [B, H, W, 3]), float32 constants in the default graph; K is
+    CONTEXT_SIZE.
+  """
+  rng = np.random.RandomState(seed)
+  height, width, views = config.IMG_HEIGHT, config.IMG_WIDTH, config.CONTEXT_SIZE
+  frames = rng.uniform(size=(batch, views, height, width, 3)).astype(np.float32)
+  cameras = rng.uniform(-1, 1, size=(batch, views, 7)).astype(np.float32)
+  query = rng.uniform(-1, 1, size=(batch, 7)).astype(np.float32)
+  target = rng.uniform(size=(batch, height, width, 3)).astype(np.float32)
+  context = gqn_tfr_provider.Context(tf.constant(frames), tf.constant(cameras))
+  return gqn_tfr_provider.Query(context, tf.constant(query)), tf.constant(target)

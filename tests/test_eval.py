@@ -141,7 +141,10 @@ def test_flag_contradicting_gqn_config_json_is_refused(tiny_model, fake_data_dir
     (['--batch_size', '0'], 'batch_size'),
 ])
 def test_bad_input_is_one_clear_line(tiny_model, fake_data_dir, capsys, flags, named):
-  code = eval_gqn.main(_args(tiny_model, fake_data_dir, *flags))
+  try:
+    code = eval_gqn.main(_args(tiny_model, fake_data_dir, *flags))
+  except SystemExit as error:  # A bad flag value: argparse's exit.
+    code = error.code
   assert code == 2
   error = [line for line in capsys.readouterr().err.splitlines() if 'error:' in line]
   assert len(error) == 1 and named in error[0]

@@ -35,9 +35,7 @@ CASES = [('pool', False), ('pool', True), ('tower', False), ('tower', True)]
 
 
 def _config(enc_type='pool', prior_before_update=False, **fields):
-  # Both implementations see the same context views: no random context size.
-  fields.update(ENC_TYPE=enc_type, PRIOR_BEFORE_UPDATE=prior_before_update,
-                RANDOM_CONTEXT_SIZE=False)
+  fields.update(ENC_TYPE=enc_type, PRIOR_BEFORE_UPDATE=prior_before_update)
   return gqn_params.create_gqn_config(fields, base=gqn_params.tiny_config())
 
 

@@ -3,6 +3,7 @@
 Processes are started and killed for real (kill -9, SIGTERM), files truncated for real.
 """
 
+import contextlib
 import glob
 import io
 import json
@@ -465,11 +466,22 @@ def test_eval_stops_at_a_bad_record_or_skips_it_and_refuses_a_damaged_checkpoint
 
 # Real processes --------------------------------------------------------------------------
 
-def _start(args, log_path):
+@contextlib.contextmanager
+def _training(args, log_path):
+  """A train_gqn_draw.py process writing to `log_path`; ended on leaving if still running.
+
+  So a failing test leaves no training behind.
+  """
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2', PYTHONUNBUFFERED='1')
-  log = open(log_path, 'w')
-  return subprocess.Popen([sys.executable, os.path.join(ROOT, 'train_gqn_draw.py')] + args,
-                          stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env), log
+  with open(log_path, 'w') as log:
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, 'train_gqn_draw.py')] +
+                               args, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
+    try:
+      yield process
+    finally:
+      if process.poll() is None:
+        process.kill()
+      process.wait()
 
 
 def _wait_for(condition, process, timeout=120, interval=0.05):
@@ -501,21 +513,20 @@ def test_kill_9_during_a_save_then_the_same_command_continues_to_max_steps(
   model_dir = str(tmp_path / 'model')
   args = _train_args(fake_data_dir, model_dir, '--preset', 'tiny', '--max_steps', '12',
                      '--chkpt_steps', '1')
-  process, log = _start(args, str(tmp_path / 'first.log'))
-  # kill -9 as soon as TF is writing the checkpoint of step 3 or later (each step saves).
-  _wait_for(lambda: _save_in_flight(model_dir, 3), process, interval=0.0005)
-  process.kill()
-  assert process.wait() == -signal.SIGKILL
-  log.close()
+  with _training(args, str(tmp_path / 'first.log')) as process:
+    # kill -9 as soon as TF is writing the checkpoint of step 3 or later (each step saves).
+    _wait_for(lambda: _save_in_flight(model_dir, 3), process, interval=0.0005)
+    process.kill()
+    assert process.wait() == -signal.SIGKILL
   saved = tf.train.get_checkpoint_state(model_dir).model_checkpoint_path
   reached = int(saved.rsplit('-', 1)[1])
   assert reached >= 2
 
   # --verbose: TensorFlow's own INFO line names the checkpoint it restored.
-  process, log = _start(args + ['--verbose'], str(tmp_path / 'second.log'))
-  assert process.wait(timeout=300) == 0
-  log.close()
-  text = _read(log.name)
+  log_path = str(tmp_path / 'second.log')
+  with _training(args + ['--verbose'], log_path) as process:
+    assert process.wait(timeout=300) == 0
+  text = _read(log_path)
   assert 'Continuing from %s (global step %d)' % (saved, reached) in text
   assert 'Restoring parameters from %s' % saved in text
   assert tf.train.latest_checkpoint(model_dir).endswith('model.ckpt-12')
@@ -532,12 +543,12 @@ def test_signal_saves_a_checkpoint_of_the_step_reached_and_exits(tmp_path, fake_
   model_dir = str(tmp_path / 'model')
   args = _train_args(fake_data_dir, model_dir, '--preset', 'tiny', '--max_steps',
                      '100000', '--chkpt_steps', '100000')
-  process, log = _start(args, str(tmp_path / 'run.log'))
-  _wait_for(lambda: re.search(r'step [3-9]\d*[:/]', _read(log.name)), process)
-  process.send_signal(signum)
-  assert process.wait(timeout=120) == 128 + signum
-  log.close()
-  text = _read(log.name)
+  log_path = str(tmp_path / 'run.log')
+  with _training(args, log_path) as process:
+    _wait_for(lambda: re.search(r'step [3-9]\d*[:/]', _read(log_path)), process)
+    process.send_signal(signum)
+    assert process.wait(timeout=120) == 128 + signum
+  text = _read(log_path)
   match = re.search(r'train_gqn_draw.py: Stopped by %s at step (\d+); saved (\S+)\. Run '
                     'the same command to continue\.' % signal.Signals(signum).name, text)
   assert match, text[-2000:]

@@ -1,30 +1,14 @@
-"""The GQN-VAE baseline: shapes, scope, the model_fn in each mode, KL, learning, restore."""
+"""The GQN-VAE baseline: shapes, scope, mixed precision, KL, learning, restore."""
 
 import numpy as np
 import pytest
 import tensorflow.compat.v1 as tf
 
-from data_provider.gqn_tfr_provider import Context, Query
 from gqn import gqn_params
 from gqn import gqn_vae
+from tests import fake_data
 
 MODES = tf.estimator.ModeKeys
-
-
-def _arrays(config, batch=3, seed=0):
-  rng = np.random.RandomState(seed)
-  height, width, views = config.IMG_HEIGHT, config.IMG_WIDTH, config.CONTEXT_SIZE
-  frames = rng.uniform(size=(batch, views, height, width, 3)).astype(np.float32)
-  cameras = rng.uniform(-1, 1, size=(batch, views, 7)).astype(np.float32)
-  query = rng.uniform(-1, 1, size=(batch, 7)).astype(np.float32)
-  target = rng.uniform(size=(batch, height, width, 3)).astype(np.float32)
-  return frames, cameras, query, target
-
-
-def _features(config, batch=3, seed=0):
-  frames, cameras, query, target = _arrays(config, batch, seed)
-  return (Query(Context(tf.constant(frames), tf.constant(cameras)), tf.constant(query)),
-          tf.constant(target))
 
 
 def _run(fetches):
@@ -37,7 +21,7 @@ def _tiny_variables():
   """Trainable variables of the tiny config's TRAIN graph: name -> shape."""
   config = gqn_params.tiny_config()
   with tf.Graph().as_default():
-    features, target = _features(config)
+    features, target = fake_data.fake_batch(config)
     gqn_vae.gqn_vae_model_fn(features, target, MODES.TRAIN, {'gqn_params': config})
     return {v.op.name: v.shape.as_list() for v in tf.trainable_variables()}
 
@@ -45,7 +29,7 @@ def _tiny_variables():
 def test_output_shapes_tiny():
   config = gqn_params.tiny_config()  # 32 x 32 images, r 8 x 8 x 64, Z = 8
   with tf.Graph().as_default():
-    features, target = _features(config)
+    features, target = fake_data.fake_batch(config)
     outputs = gqn_vae.gqn_vae(features.query_camera, features.context.frames,
                               features.context.cameras, config, target_frame=target,
                               generate=True)
@@ -72,7 +56,7 @@ def test_output_shapes_tiny():
 def test_builds_at_preset_sizes(name, overrides, grid):
   config = gqn_params.create_gqn_config(overrides, base=gqn_params.preset(name))
   with tf.Graph().as_default():
-    features, target = _features(config, batch=1)
+    features, target = fake_data.fake_batch(config, batch=1)
     outputs = gqn_vae.gqn_vae(features.query_camera, features.context.frames,
                               features.context.cameras, config, target_frame=target,
                               generate=True)
@@ -105,38 +89,8 @@ def test_every_variable_is_under_the_gqn_vae_scope_with_golden_names_and_count()
   assert sum(int(np.prod(shape)) for shape in variables.values()) == 168515
 
 
-def test_model_fn_modes_tiny():
-  config = gqn_params.tiny_config()
-  params = {'gqn_params': config, 'debug': True}
-  with tf.Graph().as_default():
-    features, target = _features(config)
-    spec = gqn_vae.gqn_vae_model_fn(features, target, MODES.TRAIN, params)
-    assert spec.loss.dtype == tf.float32 and spec.loss.shape.ndims == 0
-    assert spec.train_op is not None
-    summaries = {s.op.name for s in tf.get_collection(tf.GraphKeys.SUMMARIES)}
-    for name in ('target_llh', 'kl', 'learning_rate', 'pixel_sigma', 'l2', 'posterior_mean'):
-      assert any(name in s for s in summaries), name
-    loss = _run(spec.loss)
-    assert np.isfinite(loss) and loss > 0
-  with tf.Graph().as_default():
-    features, target = _features(config)
-    spec = gqn_vae.gqn_vae_model_fn(features, target, MODES.EVAL, params)
-    assert spec.loss.dtype == tf.float32 and spec.loss.shape.ndims == 0
-    assert set(spec.eval_metric_ops) == {'elbo', 'target_llh', 'kl', 'l2', 'l2_posterior'}
-    with tf.Session() as sess:
-      sess.run([tf.global_variables_initializer(), tf.local_variables_initializer()])
-      sess.run([update for _, update in spec.eval_metric_ops.values()])
-      metrics = sess.run({k: v for k, (v, _) in spec.eval_metric_ops.items()})
-    assert metrics['elbo'] == pytest.approx(metrics['target_llh'] + metrics['kl'], rel=1e-5)
-    assert all(np.isfinite(v) for v in metrics.values())
-    assert metrics['kl'] >= 0
-  with tf.Graph().as_default():
-    features, _ = _features(config)
-    spec = gqn_vae.gqn_vae_model_fn(features, None, MODES.PREDICT, params)
-    assert set(spec.predictions) == {'predicted_mean'}
-    assert _run(spec.predictions['predicted_mean']).shape == (3, 32, 32, 3)
-    # Generation needs no posterior head.
-    assert not any('Sample_eta_q' in v.op.name for v in tf.global_variables())
+# The model_fn in each mode: tests/test_gqn_model.py's test_model_fn_modes_tiny, for both
+# models.
 
 
 @pytest.mark.parametrize('mixed_precision', ['float16', 'bfloat16'])
@@ -144,7 +98,7 @@ def test_mixed_precision_trains_with_float32_loss_and_variables(mixed_precision)
   config = gqn_params.tiny_config()
   params = {'gqn_params': config, 'mixed_precision': mixed_precision}
   with tf.Graph().as_default():
-    features, target = _features(config, batch=2)
+    features, target = fake_data.fake_batch(config, batch=2)
     spec = gqn_vae.gqn_vae_model_fn(features, target, MODES.TRAIN, params)
     assert spec.loss.dtype == tf.float32
     assert all(v.dtype.base_dtype == tf.float32 for v in tf.trainable_variables())
@@ -159,7 +113,7 @@ def test_kl_is_zero_when_the_posterior_equals_the_prior():
   config = gqn_params.tiny_config()
   condition_channels = config.ENC_CHANNELS + config.POSE_CHANNELS
   with tf.Graph().as_default():
-    features, target = _features(config)
+    features, target = fake_data.fake_batch(config)
     spec = gqn_vae.gqn_vae_model_fn(features, target, MODES.EVAL, {'gqn_params': config})
     variables = {v.op.name: v for v in tf.global_variables()}
     copies = []
@@ -182,32 +136,18 @@ def test_kl_is_zero_when_the_posterior_equals_the_prior():
       assert np.isfinite(sess.run(target_llh[0]))
 
 
-def test_training_steps_lower_the_loss_on_a_fixed_batch():
+def test_training_steps_lower_the_loss_on_a_fixed_batch(excess_losses_on_a_fixed_batch):
   config = gqn_params.tiny_config()
-  with tf.Graph().as_default():
-    tf.set_random_seed(0)
-    features, target = _features(config, batch=4)
-    spec = gqn_vae.gqn_vae_model_fn(features, target, MODES.TRAIN, {'gqn_params': config})
-    step = tf.train.get_global_step()
-    with tf.Session() as sess:
-      sess.run(tf.global_variables_initializer())
-      losses = [sess.run([spec.loss, spec.train_op])[0] for _ in range(60)]
-      assert sess.run(step) == 60
-  # At sigma_t = 2 most of the loss is the Gaussian's normaliser, which no model can
-  # lower; compare what learning can remove, the excess over it, first and last steps.
-  floor = 32 * 32 * 3 * (np.log(config.GENERATOR_SIGMA_ALPHA) + 0.5 * np.log(2 * np.pi))
-  assert np.all(np.isfinite(losses))
-  assert np.mean(losses[-5:]) - floor < 0.5 * (np.mean(losses[:5]) - floor)
+  excess = excess_losses_on_a_fixed_batch(gqn_vae.gqn_vae_model_fn, config, 60)
+  assert np.mean(excess[-5:]) < 0.5 * np.mean(excess[:5])
 
 
 def test_saved_in_train_restores_in_predict(tmp_path):
   config = gqn_params.tiny_config()
   params = {'gqn_params': config, 'log_steps': 1}
-  frames, cameras, query, target = _arrays(config, batch=2)
 
   def input_fn():
-    features = Query(Context(tf.constant(frames), tf.constant(cameras)), tf.constant(query))
-    return tf.data.Dataset.from_tensors((features, tf.constant(target))).repeat()
+    return tf.data.Dataset.from_tensors(fake_data.fake_batch(config, batch=2)).repeat()
 
   estimator = tf.estimator.Estimator(gqn_vae.gqn_vae_model_fn, model_dir=str(tmp_path),
                                      params=params)
@@ -216,7 +156,7 @@ def test_saved_in_train_restores_in_predict(tmp_path):
   assert checkpoint is not None and checkpoint.endswith('-3')
 
   with tf.Graph().as_default():
-    features = Query(Context(tf.constant(frames), tf.constant(cameras)), tf.constant(query))
+    features, _ = fake_data.fake_batch(config, batch=2)
     spec = gqn_vae.gqn_vae_model_fn(features, None, MODES.PREDICT, params)
     kernel = [v for v in tf.global_variables()
               if v.op.name == 'GQN-VAE/VAETowerDecoder/eta_g/kernel'][0]

@@ -9,13 +9,15 @@ import tensorflow.compat.v1 as tf
 
 import eval_gqn
 import train_gqn_draw
-from data_provider.gqn_tfr_provider import Context
 from gqn import curves
-from gqn import gqn_model
+from gqn import estimator
 from gqn import gqn_params
 from gqn import model_dir as model_dir_lib
 from gqn import train_clock
+from gqn import training
 from tests.snapshot import DATASET
+
+MODES = tf.estimator.ModeKeys
 
 
 def _train(config, data_dir, model_dir, steps):
@@ -82,19 +84,46 @@ def test_a_checkpoint_without_config_keeps_tf_gqns_prior_timing(reference_snapsh
     assert fresh.config.PRIOR_BEFORE_UPDATE is True, preset
 
 
-def test_random_context_size_draws_every_k_from_one_to_k_max():
-  frames = tf.constant(np.arange(5, dtype=np.float32).reshape(1, 5, 1, 1, 1)
-                       * np.ones((2, 5, 4, 4, 3), np.float32))
-  cameras = tf.zeros([2, 5, 7])
-  context = gqn_model.random_context_size(Context(frames, cameras), 5)
-  assert context.frames.shape.as_list()[1] is None
-  with tf.Session() as sess:
-    seen = {}
-    for _ in range(200):
-      got = sess.run(context)
-      k = got.frames.shape[1]
-      assert got.cameras.shape == (2, k, 7)
-      # The first k views, in order.
-      np.testing.assert_array_equal(got.frames[0, :, 0, 0, 0], np.arange(k))
-      seen[k] = seen.get(k, 0) + 1
-  assert sorted(seen) == [1, 2, 3, 4, 5]
+def _context_sizes(config, data_dir, num_batches, model_fn=None, seed=1, mode=MODES.TRAIN):
+  """K of each of the first batches of `config`'s input_fn (TRAIN), and the losses.
+
+  With a `model_fn`, each batch also trains it one step: (sizes, losses).
+  """
+  options = train_gqn_draw.TrainOptions(batch_size=2, queue_threads=1, queue_buffer=8,
+                                        seed=seed)
+  with tf.Graph().as_default():
+    tf.set_random_seed(0)
+    features, labels = training.input_fn(config, data_dir, DATASET, mode, options, None,
+                                         None)()
+    context = features.context
+    fetches = {'views': tf.shape(context.frames)[1], 'cameras': tf.shape(context.cameras)}
+    if model_fn is not None:
+      spec = model_fn(features, labels, MODES.TRAIN, {'gqn_params': config})
+      fetches.update(loss=spec.loss, train_op=spec.train_op)
+    with tf.Session() as sess:
+      sess.run(tf.global_variables_initializer())
+      results = [sess.run(fetches) for _ in range(num_batches)]
+  for result in results:
+    assert list(result['cameras']) == [2, result['views'], 7]
+  return ([int(r['views']) for r in results],
+          [float(r['loss']) for r in results if 'loss' in r])
+
+
+@pytest.mark.parametrize('model', gqn_params.MODELS)
+def test_both_models_train_on_a_random_number_of_context_views(fake_data_dir, model):
+  # The shared training input draws K per batch, so the GQN-VAE gets it as the GQN does.
+  config = gqn_params.tiny_config()._replace(MODEL=model)
+  assert config.RANDOM_CONTEXT_SIZE and config.CONTEXT_SIZE == 5
+  sizes, losses = _context_sizes(config, fake_data_dir, 12, estimator.MODEL_FNS[model])
+  assert set(sizes) <= {1, 2, 3, 4, 5} and len(set(sizes)) >= 3, sizes
+  assert np.all(np.isfinite(losses))
+  # Seeded: the same draws again.
+  assert _context_sizes(config, fake_data_dir, 12)[0] == sizes
+
+
+def test_without_random_context_size_and_in_evaluation_every_batch_has_k_views(
+    fake_data_dir):
+  config = gqn_params.tiny_config()
+  fixed = config._replace(RANDOM_CONTEXT_SIZE=False)
+  assert _context_sizes(fixed, fake_data_dir, 6)[0] == [config.CONTEXT_SIZE] * 6
+  assert _context_sizes(config, fake_data_dir, 6, mode=MODES.EVAL)[0] == [5] * 6

@@ -24,6 +24,7 @@ import zlib
 
 import numpy as np
 
+from data_provider import flag_types
 from data_provider import logs
 if __name__ == '__main__':
   # The command: TensorFlow's C++ start-up lines, read at its import, would hide its output.
@@ -202,7 +203,8 @@ def render_dataset(root, dataset, train_scenes, test_scenes, seed=0, workers=Non
 
 def _parse_args(argv):
   parser = argparse.ArgumentParser(
-      description='Render a synthetic GQN dataset (gqn-datasets TFRecord format).')
+      description='Render a synthetic GQN dataset (gqn-datasets TFRecord format).',
+      allow_abbrev=False)
   # Where and what.
   parser.add_argument('--root', required=True,
                       help='Directory that gets <dataset>/{train,test}/*.tfrecord.')
@@ -213,7 +215,7 @@ def _parse_args(argv):
                       help='Frame side in pixels (the reader expects 64).')
   # Randomness and parallelism.
   parser.add_argument('--seed', type=int, default=0)
-  parser.add_argument('--workers', type=int, default=None,
+  parser.add_argument('--workers', type=flag_types.positive_int, default=None,
                       help='Rendering processes (default: one per CPU).')
   # Existing output.
   parser.add_argument('--overwrite', action='store_true',
