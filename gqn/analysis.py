@@ -22,13 +22,11 @@ output, so no part of the network is rebuilt here. Everything else is numpy.
 """
 
 import collections
-import io
 import json
 import math
 import os
 
 import numpy as np
-from PIL import Image
 import tensorflow.compat.v1 as tf
 
 from data_provider import camera
@@ -55,18 +53,25 @@ _BATCH = 16
 Scenes = collections.namedtuple('Scenes', ['frames', 'raw_cameras', 'cameras'])
 
 
-def _decode_frame(jpeg, size):
-  """JPEG bytes -> [size, size, 3] float32 in [0, 1], shrunk by area averaging."""
-  frame = np.asarray(Image.open(io.BytesIO(jpeg)).convert('RGB'), np.float32) / 255.0
-  height = frame.shape[0]
-  if height == size:
-    return frame
-  if height % size == 0:
-    # The mean of each block is what the input pipeline's area resize gives.
-    factor = height // size
-    return frame.reshape(size, factor, size, factor, 3).mean(axis=(1, 3))
-  image = Image.fromarray(np.round(frame * 255.0).astype(np.uint8))
-  return np.asarray(image.resize((size, size), Image.BOX), np.float32) / 255.0
+def decode_scenes(dataset, jpegs, image_size):
+  """Decodes the JPEG frames of scenes by the input pipeline's own decode and resize.
+
+  Args:
+    dataset: the dataset name (its stored frame size).
+    jpegs: S lists of V encoded frames (bytes) each.
+    image_size: the model's frame side.
+
+  Returns:
+    [S, V, image_size, image_size, 3] float32 in [0, 1], the pixels a batch of
+    data_provider.gqn_tfr_provider.gqn_dataset holds.
+  """
+  frame_size = gqn_tfr_provider.dataset_info(dataset).frame_size
+  num_views = len(jpegs[0])
+  with tf.Graph().as_default(), tf.Session() as session:
+    encoded = tf.placeholder(tf.string, [num_views], 'jpegs')
+    frames = gqn_tfr_provider.decode_frames(encoded, num_views, frame_size,
+                                            (image_size, image_size))
+    return np.stack([session.run(frames, {encoded: scene}) for scene in jpegs])
 
 
 def read_scenes(data_dir, dataset, split, max_scenes, image_size):
@@ -80,7 +85,8 @@ def read_scenes(data_dir, dataset, split, max_scenes, image_size):
     dataset: a dataset name of data_provider.gqn_tfr_provider.
     split: 'train' or 'test'.
     max_scenes: how many scenes to read (fewer when the split holds fewer).
-    image_size: the model's frame side; stored frames are resized to it.
+    image_size: the model's frame side; stored frames are decoded and resized to it as
+      the input pipeline does (`decode_scenes`).
 
   Returns:
     Scenes.
@@ -88,25 +94,25 @@ def read_scenes(data_dir, dataset, split, max_scenes, image_size):
   Raises:
     FileNotFoundError: the split has no scenes there.
   """
-  frames, raw = [], []
+  jpegs, raw = [], []
   for path in gqn_tfr_provider.dataset_files(dataset, data_dir, split):
-    if len(frames) >= max_scenes:
+    if len(jpegs) >= max_scenes:
       break
     if not tf.io.gfile.exists(path):
       continue
     for serialized in tf.io.tf_record_iterator(path):
-      jpegs, cameras = records.parse_scene(serialized)
-      frames.append(np.stack([_decode_frame(jpeg, image_size) for jpeg in jpegs]))
+      scene_jpegs, cameras = records.parse_scene(serialized)
+      jpegs.append(scene_jpegs)
       raw.append(cameras)
-      if len(frames) >= max_scenes:
+      if len(jpegs) >= max_scenes:
         break
-  if not frames:
+  if not jpegs:
     raise FileNotFoundError(
         'No %s scenes of %s under %s; render or download the dataset there first '
         '(layout <data_dir>/<dataset>/<train|test>/<i>-of-<n>.tfrecord).'
         % (split, dataset, data_dir))
   raw = np.stack(raw).astype(np.float32)
-  return Scenes(np.stack(frames), raw, encode_poses(raw))
+  return Scenes(decode_scenes(dataset, jpegs, image_size), raw, encode_poses(raw))
 
 
 def encode_poses(raw_cameras):
@@ -709,12 +715,12 @@ def render_quadruples(dataset, per_factor, image_size, seed=0):
     for _ in range(per_factor):
       four = scene_factors.one_factor_variants(dataset, factor, rng)
       raw = scene_factors.sample_cameras(dataset, rng, info.sequence_size)
-      frames = [[_decode_frame(records.encode_jpeg(frame), image_size)
-                 for frame in scene_factors.render_views(dataset, scene, raw,
-                                                         info.frame_size)[0]]
-                for scene in four]
+      jpegs = [[records.encode_jpeg(frame)
+                for frame in scene_factors.render_views(dataset, scene, raw,
+                                                        info.frame_size)[0]]
+               for scene in four]
       raw = np.repeat(np.asarray(raw, np.float32)[None], 4, axis=0)
-      quadruples.append((factor, Scenes(np.array(frames, np.float32), raw,
+      quadruples.append((factor, Scenes(decode_scenes(dataset, jpegs, image_size), raw,
                                         encode_poses(raw))))
   return quadruples
 

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 import analyze_gqn
+from data_provider import gqn_tfr_provider
 from data_provider.scenes import render
 from gqn import analysis
 from gqn import charts
 from gqn import gqn_params
 from gqn import training
+from tests import fake_data
 
 DATASET = 'synth_rooms_ring_camera'
 
@@ -98,6 +100,32 @@ def test_charts_write_pngs(tmp_path):
   charts.scatter_panels(scatter, [('r', np.arange(8.0).reshape(4, 2), [0, 0, 1, 1])])
   for path in (lines, bars, scatter):
     assert os.path.getsize(path) > 0
+
+
+def test_scenes_are_read_with_the_pixels_of_the_input_pipeline(tmp_path):
+  # The fake rooms frames are stored at 64 px; both paths shrink them to 32 px.
+  tf = pytest.importorskip('tensorflow.compat.v1')
+  root, dataset, size = str(tmp_path), 'rooms_ring_camera', 32
+  fake_data.write_fake_dataset(root, dataset, 'test', num_files=2, scenes_per_file=2)
+  scenes = analysis.read_scenes(root, dataset, 'test', 3, size)
+  views = gqn_tfr_provider.dataset_info(dataset).sequence_size
+  assert scenes.frames.shape == (3, views, size, size, 3)
+  assert scenes.frames.dtype == np.float32
+  assert scenes.cameras.shape == (3, views, 7)
+  with tf.Graph().as_default():
+    data = gqn_tfr_provider.gqn_dataset(dataset, views - 1, root, 'test', batch_size=4,
+                                        custom_frame_size=size)
+    features, _ = tf.data.make_one_shot_iterator(data).get_next()
+    with tf.Session() as session:
+      batch = session.run(features.context.frames)
+  compared = 0
+  for frames in batch:
+    for frame in frames:
+      scene, view = fake_data.decode_fake_frame(frame)
+      if scene < len(scenes.frames):  # read_scenes read the first 3 scenes
+        np.testing.assert_array_equal(frame, scenes.frames[scene, view])
+        compared += 1
+  assert compared == 3 * (views - 1)
 
 
 def test_unknown_analysis_is_refused(capsys):
