@@ -19,7 +19,7 @@ analysis (and `run`: the checkpoint and data), and one PNG per analysis:
 
 probes and algebra need the scene factors this project's renderer writes beside its
 records (python -m data_provider.scenes.render); views and embedding run on any dataset.
-The analyses themselves are in gqn/analysis.py.
+The analyses themselves are in gqn/analysis.py and its gqn/analysis_*.py modules.
 """
 
 import argparse

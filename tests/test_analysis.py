@@ -1,4 +1,4 @@
-"""Tests of the representation analyses (gqn/analysis.py, analyze_gqn.py)."""
+"""Tests of the representation analyses (gqn/analysis*.py, analyze_gqn.py)."""
 
 import json
 import math
@@ -11,6 +11,10 @@ import analyze_gqn
 from data_provider import gqn_tfr_provider
 from data_provider.scenes import render
 from gqn import analysis
+from gqn import analysis_embedding
+from gqn import analysis_model
+from gqn import analysis_probes
+from gqn import analysis_scenes
 from gqn import charts
 from gqn import gqn_params
 from gqn import training
@@ -24,7 +28,7 @@ def test_ridge_fit_recovers_a_linear_map():
   features = rng.normal(size=(80, 5))
   weights = rng.normal(size=(5, 2))
   targets = features @ weights + 3.0
-  predict, penalty = analysis.ridge_fit(features, targets)
+  predict, penalty = analysis_probes.ridge_fit(features, targets)
   new = rng.normal(size=(10, 5))
   np.testing.assert_allclose(predict(new), new @ weights + 3.0, atol=0.05)
   assert penalty <= 1.0  # no noise: leave-one-out picks a small penalty
@@ -36,7 +40,7 @@ def test_ridge_fit_does_not_interpolate_noise():
   rng = np.random.default_rng(5)
   features, targets = rng.normal(size=(60, 500)), rng.normal(size=(60, 1))
   new, new_targets = rng.normal(size=(200, 500)), rng.normal(size=(200, 1))
-  predict, _ = analysis.ridge_fit(features, targets)
+  predict, _ = analysis_probes.ridge_fit(features, targets)
   r2 = 1.0 - np.sum(np.square(new_targets - predict(new))) / np.sum(
       np.square(new_targets - new_targets.mean()))
   assert r2 > -0.1
@@ -52,7 +56,7 @@ def test_probe_scores_separate_signal_from_noise():
   targets = {'label': ('class', labels), 'position': ('real', position)}
   train = {name: (kind, values[:80]) for name, (kind, values) in targets.items()}
   test = {name: (kind, values[80:]) for name, (kind, values) in targets.items()}
-  scores = analysis.probe_scores(features[:80], train, features[80:], test)
+  scores = analysis_probes.probe_scores(features[:80], train, features[80:], test)
   assert scores['label']['metric'] == 'accuracy'
   assert scores['label']['score'] > 0.9 > scores['label']['chance']
   assert scores['position']['metric'] == 'r2'
@@ -65,12 +69,12 @@ def test_grouping_scores_and_pca():
   groups = np.repeat(np.arange(4), 10)
   clustered = rng.normal(size=(4, 6))[groups] * 5.0 + rng.normal(size=(40, 6)) * 0.1
   scattered = rng.normal(size=(40, 6))
-  tight = analysis.grouping_scores(clustered, groups)
-  loose = analysis.grouping_scores(scattered, groups)
+  tight = analysis_embedding.grouping_scores(clustered, groups)
+  loose = analysis_embedding.grouping_scores(scattered, groups)
   assert tight['nearest_neighbour_accuracy'] == 1.0
   assert loose['nearest_neighbour_accuracy'] < 0.6
   assert tight['within_to_between_variance'] < 0.01 < loose['within_to_between_variance']
-  points = analysis.pca(clustered)
+  points = analysis_embedding.pca(clustered)
   assert points.shape == (40, 2)
   np.testing.assert_allclose(points.mean(axis=0), 0.0, atol=1e-9)
 
@@ -83,7 +87,7 @@ def test_probe_targets_of_room_factors():
       {'wall_colour': {'index': 4}, 'floor_colour': {'index': 1}, 'num_objects': 2,
        'objects': [{'shape': 'sphere', 'colour': {'rgb': [0.0, 1.0, 0.0]},
                     'position': [1.0, 0.0, 0.0], 'radius': 0.3}, {}]}]
-  targets = analysis.probe_targets(factors)
+  targets = analysis_probes.probe_targets(factors)
   assert targets['wall_colour'][0] == 'class'
   assert targets['wall_colour'][1].tolist() == [2, 4]
   assert targets['num_objects'][1].tolist() == [1, 2]
@@ -107,7 +111,7 @@ def test_scenes_are_read_with_the_pixels_of_the_input_pipeline(tmp_path):
   tf = pytest.importorskip('tensorflow.compat.v1')
   root, dataset, size = str(tmp_path), 'rooms_ring_camera', 32
   fake_data.write_fake_dataset(root, dataset, 'test', num_files=2, scenes_per_file=2)
-  scenes = analysis.read_scenes(root, dataset, 'test', 3, size)
+  scenes = analysis_scenes.read_scenes(root, dataset, 'test', 3, size)
   views = gqn_tfr_provider.dataset_info(dataset).sequence_size
   assert scenes.frames.shape == (3, views, size, size, 3)
   assert scenes.frames.dtype == np.float32
@@ -208,7 +212,7 @@ def test_vae_representation_restores_the_gqn_vae_encoder(tmp_path):
       session.run(tf.global_variables_initializer())
       expected = session.run(outputs.representation)
       tf.train.Saver().save(session, prefix)
-  encode = analysis.vae_representation(config, prefix)
+  encode = analysis_model.vae_representation(config, prefix)
   np.testing.assert_allclose(encode(frames, cameras), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -218,7 +222,7 @@ def test_model_renders_a_fed_representation():
   rng = np.random.default_rng(4)
   frames = rng.uniform(size=(3, 2, config.IMG_HEIGHT, config.IMG_WIDTH, 3)).astype(np.float32)
   cameras = rng.normal(size=(3, 2, config.POSE_CHANNELS)).astype(np.float32)
-  model = analysis.GQNModel(config, seed=0)
+  model = analysis_model.GQNModel(config, seed=0)
   try:
     r = model.encode(frames, cameras)
     assert r.shape == (3, 1, 1, config.ENC_CHANNELS)
