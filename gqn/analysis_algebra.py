@@ -13,7 +13,6 @@ from data_provider import gqn_tfr_provider
 from data_provider import records
 from data_provider.scenes import factors as scene_factors
 from gqn import analysis_scenes
-from gqn import charts
 from gqn import pictures
 from gqn import view_metrics
 
@@ -81,9 +80,7 @@ def analyze_algebra(model, quadruples, context_views):
 
 def plot_algebra(path, rows, columns, config):
   """Writes the algebra grid: one row per quadruple, titled columns."""
-  scale = pictures.tile_scale(config)
-  grid = pictures.grid(rows, scale)
-  charts.column_labels(grid, columns, config.IMG_WIDTH * scale + 2, gap=0).save(path)
+  pictures.titled_grid(rows, columns, pictures.tile_scale(config)).save(path)
 
 
 def render_quadruples(dataset, per_factor, image_size, seed=0):

@@ -9,7 +9,7 @@ import collections
 import numpy as np
 
 from gqn import analysis_features
-from gqn import charts
+from gqn import figures
 
 
 def pca(features, dimensions=2):
@@ -77,11 +77,22 @@ def analyze_embedding(model, scenes, baseline=None, baseline_name='pixels'):
 
 
 def plot_embedding(path, result):
-  """Writes the 2-D embeddings side by side, points coloured by scene."""
+  """Writes embedding.png: the 2-D embeddings side by side, points coloured by scene."""
   names = [name for name, value in result.items() if isinstance(value, dict)]
-  charts.scatter_panels(path, [
-      ('%s: 1-NN scene acc. %.2f' % (name, result[name]['scores']['nearest_neighbour_accuracy']),
-       result[name]['points'], result['scene']) for name in names])
+  figure, axes = figures.panels(len(names), columns=len(names), title=(
+      'PCA of single views: %d scenes x %d views' % (result['num_scenes'],
+                                                     result['views_per_scene'])))
+  groups = np.asarray(result['scene'])
+  for chart, name in zip(axes, names):
+    points = np.asarray(result[name]['points'])
+    for group in np.unique(groups):
+      colour, marker = figures.group_style(int(group))
+      chart.scatter(points[groups == group, 0], points[groups == group, 1], s=14,
+                    color=colour, marker=marker, label='scene %d' % group)
+    figures.label(chart, '%s: 1-NN scene acc. %.2f' % (
+        name, result[name]['scores']['nearest_neighbour_accuracy']), 'PC 1', 'PC 2')
+  axes[-1].legend(loc='center left', bbox_to_anchor=(1.02, 0.5), fontsize='small')
+  figures.save(figure, path)
 
 
 def embedding_table(result):

@@ -11,7 +11,7 @@ import numpy as np
 
 from data_provider.scenes import raycast
 from gqn import analysis_features
-from gqn import charts
+from gqn import figures
 
 
 def probe_targets(factors):
@@ -183,13 +183,26 @@ def analyze_probes(model, initial_model, train_scenes, test_scenes, train_target
 
 
 def plot_probes(path, result):
-  """Writes one bar chart per factor: the score of each feature set; dashed: chance."""
+  """Writes probes.png: per factor, the test score of each feature set; dashed: chance."""
   features = result['features']
   names = list(features)
-  charts.bar_panels(path, [
-      ('%s (%s)' % (factor, first['metric']),
-       [(name, features[name][factor]['score']) for name in names], first['chance'])
-      for factor, first in features[names[0]].items()])
+  factors = list(features[names[0]].items())
+  figure, axes = figures.panels(len(factors), columns=4, title=(
+      'Linear probes: %d train, %d test scenes' % (result['num_train_scenes'],
+                                                    result['num_test_scenes'])),
+                                panel_inches=(3.6, 3.2))
+  for chart, (factor, first) in zip(axes, factors):
+    positions = list(range(len(names)))
+    chart.bar(positions, [features[name][factor]['score'] for name in names],
+              color=[figures.group_style(i)[0] for i in positions])
+    chart.axhline(0.0, color='grey', linewidth=0.8)
+    chart.axhline(first['chance'], color='black', linestyle='--', label='chance')
+    figures.label(chart, factor, '', 'accuracy' if first['metric'] == 'accuracy'
+                  else 'R$^2$ (1 = perfect)')
+    chart.set_xticks(positions)
+    chart.set_xticklabels(names, fontsize='small')
+    chart.legend(loc='best', fontsize='small')
+  figures.save(figure, path)
 
 
 def probes_table(result):

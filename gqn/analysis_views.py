@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from gqn import charts
+from gqn import figures
 from gqn import view_metrics
 
 
@@ -77,13 +77,18 @@ def analyze_views(model, scenes, max_views, num_samples=8, progress=None):
 
 
 def plot_views(path, result):
-  """Writes the views metrics against K, one chart per metric."""
-  panels = [(title, [(title, result[name])]) for name, title in (
-      ('bits_per_dim', 'bits/dim'), ('kl_nats', 'KL (nats)'),
-      ('mean_render_psnr', 'PSNR of mean render (dB)'),
-      ('best_of_n_mse', 'best-of-%d MSE' % result['num_samples']),
-      ('sample_spread', 'sample spread (pixel std)'))]
-  charts.line_panels(path, result['K'], panels, 'context views K')
+  """Writes views.png: each metric against the number of context views K."""
+  metrics = (('bits_per_dim', 'bits/dim', 'bits per dimension'),
+             ('kl_nats', 'KL', 'KL (nats)'),
+             ('mean_render_psnr', 'PSNR of the mean render', 'PSNR (dB)'),
+             ('best_of_n_mse', 'best-of-%d MSE' % result['num_samples'], 'MSE'),
+             ('sample_spread', 'spread of the samples', 'pixel std (0-1 scale)'))
+  figure, axes = figures.panels(len(metrics), title='Against the number of context views '
+                                '(%d test scenes)' % result['num_scenes'])
+  for chart, (name, title, unit) in zip(axes, metrics):
+    figures.lines(chart, result['K'], [(title, result[name])], title, 'context views K',
+                  unit, integer_x=True)
+  figures.save(figure, path)
 
 
 def views_table(result):

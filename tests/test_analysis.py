@@ -15,7 +15,7 @@ from gqn import analysis_embedding
 from gqn import analysis_model
 from gqn import analysis_probes
 from gqn import analysis_scenes
-from gqn import charts
+from gqn import analysis_views
 from gqn import gqn_params
 from gqn import training
 from tests import fake_data
@@ -95,15 +95,33 @@ def test_probe_targets_of_room_factors():
   assert targets['object_position'][1].tolist() == [[0.5, -0.5], [1.0, 0.0]]
 
 
-def test_charts_write_pngs(tmp_path):
-  lines = str(tmp_path / 'lines.png')
-  charts.line_panels(lines, [0, 1, 2], [('a', [('x', [1.0, 0.5, float('nan')])])], 'K')
-  bars = str(tmp_path / 'bars.png')
-  charts.bar_panels(bars, [('f', [('r', 0.8), ('pixels', -0.2)], 0.3)])
-  scatter = str(tmp_path / 'scatter.png')
-  charts.scatter_panels(scatter, [('r', np.arange(8.0).reshape(4, 2), [0, 0, 1, 1])])
-  for path in (lines, bars, scatter):
-    assert os.path.getsize(path) > 0
+def _is_matplotlib_png(path):
+  with open(path, 'rb') as f:
+    data = f.read()
+  # matplotlib writes its name and version into the PNG's Software text chunk.
+  return data.startswith(b'\x89PNG\r\n\x1a\n') and b'matplotlib' in data
+
+
+def test_charts_are_matplotlib_pngs(tmp_path):
+  views = {'K': [0, 1, 2], 'num_scenes': 2, 'num_samples': 2}
+  for name in ('bits_per_dim', 'kl_nats', 'mean_render_psnr', 'best_of_n_mse',
+               'sample_spread'):
+    views[name] = [1.0, 0.5, float('nan')]
+  probes = {'num_train_scenes': 8, 'num_test_scenes': 4, 'features': {
+      name: {'wall_colour': {'metric': 'accuracy', 'score': score, 'chance': 0.3},
+             'object_size': {'metric': 'r2', 'score': -score, 'chance': 0.0}}
+      for name, score in (('r_trained', 0.8), ('pixels', 0.2))}}
+  embedding = {'scene': [0, 0, 1, 1], 'num_scenes': 2, 'views_per_scene': 2}
+  for name in ('r', 'pixels'):
+    embedding[name] = {'points': np.arange(8.0).reshape(4, 2).tolist(), 'scores': {
+        'nearest_neighbour_accuracy': 0.5, 'within_to_between_variance': 1.0}}
+  written = []
+  for plot, result in ((analysis_views.plot_views, views),
+                       (analysis_probes.plot_probes, probes),
+                       (analysis_embedding.plot_embedding, embedding)):
+    written.append(str(tmp_path / ('%s.png' % plot.__name__)))
+    plot(written[-1], result)
+  assert all(_is_matplotlib_png(path) for path in written)
 
 
 def test_scenes_are_read_with_the_pixels_of_the_input_pipeline(tmp_path):
@@ -170,6 +188,9 @@ def test_analyses_end_to_end_on_a_trained_tiny_model(tmp_path, capsys):
   for name in analysis.ANALYSES:
     assert '%s:' % name in printed  # the result table
     assert os.path.getsize(os.path.join(output_dir, '%s.png' % name)) > 0
+    # Charts are matplotlib's; the algebra's grid of renders is composed by Pillow.
+    assert _is_matplotlib_png(os.path.join(output_dir, '%s.png' % name)) == (
+        name != 'algebra')
   with open(os.path.join(output_dir, 'analysis.json')) as f:
     results = json.load(f)
   assert set(analysis.ANALYSES) <= set(results)
