@@ -8,13 +8,14 @@ own:
              (prior only) ... the dataset's maximum: bits/dim, KL, PSNR of the mean
              render, best-of-N MSE and the spread of prior samples, on the same query of
              the same test scenes.
-  probes     (analysis_probes.py) linear probes from r (averaged over space) to each
+  probes     (analysis_probes.py) linear probes (logistic regression for classes,
+             ridge regression for real values) from r (averaged over space) to each
              scene factor, fitted on train scenes and scored on test scenes, beside the
              same probes on the pixels of one context view and on r of the same network
              at initialisation.
-  embedding  (analysis_embedding.py) a 2-D PCA of r for every single view of a few
-             scenes, coloured by scene, beside the same for the pixels (or the GQN-VAE's
-             r), with scores of how well views group by scene.
+  embedding  (analysis_embedding.py) 2-D PCA and t-SNE of r for every single view of
+             a few scenes, coloured by scene, beside the same for the pixels (or the
+             GQN-VAE's r), with scores of how well views group by scene.
   algebra    (analysis_algebra.py) r_A - r_B + r_C rendered from D's cameras, for
              quadruples of scenes where D is A with the factor that differs between B and
              C changed; scored against D's true views and against rendering r_A or r_C
@@ -89,8 +90,8 @@ def analyze(model_dir, data_dir, dataset, analyses=ANALYSES, output_dir=None,
     probe_scenes: at most this many train and this many test scenes for the probes.
     embedding_scenes: scenes of the embedding (every view of each).
     quadruples_per_factor: algebra quadruples per factor.
-    seed: the initialisation of the untrained network (probes), and the algebra's
-      scenes.
+    seed: the initialisation of the untrained network (probes), t-SNE's random state
+      (embedding) and the algebra's scenes.
     preset, overrides: the config of a model directory without gqn_config.json
       (tf-gqn's snapshots), as for evaluation; see model_dir.resolve_config.
     progress: function(str) told a line per analysis (None: silent).
@@ -157,7 +158,7 @@ def analyze(model_dir, data_dir, dataset, analyses=ANALYSES, output_dir=None,
       say('embedding: %d scenes x %d single views, r against %s'
           % (len(scenes.frames), info.sequence_size, baseline_name))
       results['embedding'] = analysis_embedding.analyze_embedding(model, scenes, baseline,
-                                                                  baseline_name)
+                                                                  baseline_name, seed)
       analysis_embedding.plot_embedding(os.path.join(output_dir, 'embedding.png'),
                                         results['embedding'])
     if 'algebra' in analyses:

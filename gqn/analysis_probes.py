@@ -2,17 +2,31 @@
 
 Fitted on train scenes and scored on test scenes: r (averaged over space) of the trained
 network, r of the same network at initialisation, and the pixels of one context view.
-The targets are the ground-truth factors this project's renderer writes.
+The targets are the ground-truth factors this project's renderer writes. The probes are
+scikit-learn's: logistic regression for classes, ridge regression for real values, each
+with its penalty chosen on the train scenes alone.
 """
 
 import collections
+import warnings
 
 import numpy as np
+from sklearn import dummy
+from sklearn import exceptions
+from sklearn import linear_model
+from sklearn import metrics
+from sklearn import model_selection
 
 from data_provider.scenes import raycast
 from gqn import analysis_features
 from gqn import figures
 
+# Ridge penalties, in units of trace(X X^T) / N (see `fit_regression`).
+_PENALTIES = np.logspace(-4, 3, 15)
+# Logistic regression's C, the inverse penalty, for standardised features.
+_INVERSE_PENALTIES = np.logspace(-4, 1, 6)
+_FOLDS = 5
+_MAX_ITERATIONS = 1000
 
 def probe_targets(factors):
   """The probes' targets from scene factors (rooms or Shepard-Metzler).
@@ -55,54 +69,55 @@ def probe_targets(factors):
   return targets
 
 
-def ridge_fit(features, targets, penalties=(1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)):
-  """Ridge regression with its penalty chosen by leave-one-out error, in closed form.
-
-  Solved in the dual (N x N kernel), which is cheap when features outnumber examples
-  (pixels). The leave-one-out residual of example i is e_i / (1 - H_ii), H the hat
-  matrix, so every penalty is scored without refitting.
+def fit_regression(features, targets):
+  """Ridge regression with its penalty chosen by leave-one-out error (RidgeCV).
 
   Args:
     features: [N, D], best standardised (the penalty is the same on every feature).
     targets: [N, T].
-    penalties: the candidate penalties, in units of the kernel's mean eigenvalue
-      trace(X X^T) / N, so that one grid fits 64 pooled channels and 3072 pixels alike.
 
   Returns:
-    (predict: function [M, D] -> [M, T], the chosen penalty lambda).
+    The fitted sklearn.linear_model.RidgeCV; its `alpha_` is the chosen penalty.
   """
-  # Centring both sides gives the unpenalised intercept.
-  feature_mean, mean = features.mean(axis=0), targets.mean(axis=0)
-  features = features - feature_mean
-  centred = targets - mean
-  kernel = features @ features.T
-  values, vectors = np.linalg.eigh(kernel)
-  values = np.maximum(values, 0.0)
-  projected = vectors.T @ centred
-  scale = max(np.mean(values), 1e-12)
-  best = None
-  for penalty in np.asarray(penalties) * scale:
-    # Residuals and 1 - H_ii from the eigenvalues' complement p / (lambda + p), not as
-    # differences: with more features than examples both are tiny, and differences
-    # would leave only rounding error. The intercept adds 1 / N to H_ii.
-    keep = penalty / (values + penalty)
-    residuals = vectors @ (keep[:, None] * projected)
-    one_minus_hat = np.einsum('ij,j,ij->i', vectors, keep, vectors) - 1.0 / len(features)
-    loo = residuals / np.maximum(one_minus_hat, 1e-12)[:, None]
-    error = np.mean(np.square(loo))
-    if best is None or error < best[0]:
-      best = (error, penalty)
-  penalty = best[1]
-  dual = vectors @ (projected / (values + penalty)[:, None])  # [N, T]
-  weights = features.T @ dual  # [D, T]
-  return (lambda new: (new - feature_mean) @ weights + mean), penalty
+  # Penalties in units of the mean squared norm of a centred example, trace(X X^T) / N,
+  # so that one grid fits 64 pooled channels and 3072 pixels alike.
+  centred = features - features.mean(axis=0)
+  scale = max(float(np.mean(np.sum(np.square(centred), axis=1))), 1e-12)
+  return linear_model.RidgeCV(alphas=_PENALTIES * scale).fit(features, targets)
+
+
+def fit_classifier(features, labels):
+  """Logistic regression (multinomial) with its C chosen by cross-validated accuracy.
+
+  Args:
+    features: [N, D], best standardised.
+    labels: [N] ints.
+
+  Returns:
+    A fitted classifier with `predict`; the majority answer when the labels hold one
+    class only (a factor that does not vary over the train scenes).
+  """
+  if len(np.unique(labels)) < 2:
+    return dummy.DummyClassifier(strategy='most_frequent').fit(features, labels)
+  # Shuffled folds, not stratified ones: a rare class (five objects in a room) may have
+  # fewer examples than folds.
+  folds = model_selection.KFold(min(_FOLDS, len(labels)), shuffle=True, random_state=0)
+  search = model_selection.GridSearchCV(
+      linear_model.LogisticRegression(max_iter=_MAX_ITERATIONS), {'C': _INVERSE_PENALTIES},
+      cv=folds)
+  with warnings.catch_warnings():
+    # A weak penalty on separable data stops at the iteration cap; its cross-validated
+    # accuracy still says whether to choose it.
+    warnings.simplefilter('ignore', exceptions.ConvergenceWarning)
+    return search.fit(features, labels)
 
 
 def probe_scores(train_features, train_targets, test_features, test_targets):
   """Fits a linear probe per factor on train features, scores it on test features.
 
-  Discrete factors (integer labels) get a ridge classifier (ridge regression to one-hot
-  labels, argmax) scored by accuracy; continuous ones ridge regression scored by R^2.
+  Discrete factors (integer labels) get logistic regression (`fit_classifier`) scored
+  by accuracy; continuous ones ridge regression (`fit_regression`) scored by R^2 (of
+  every target dimension together, weighted by its variance).
 
   Args:
     train_features, test_features: [N, D] and [M, D].
@@ -114,28 +129,27 @@ def probe_scores(train_features, train_targets, test_features, test_targets):
     answering the most common train class, or the R^2 of the train mean (about 0).
   """
   train_x, test_x = analysis_features.standardise(np.asarray(train_features, np.float64),
-                                 np.asarray(test_features, np.float64))
+                                                  np.asarray(test_features, np.float64))
   scores = collections.OrderedDict()
   for name, (kind, train_y) in train_targets.items():
     test_y = test_targets[name][1]
     if kind == 'class':
-      classes = np.unique(train_y)
-      one_hot = (np.asarray(train_y)[:, None] == classes[None]).astype(np.float64)
-      predict, _ = ridge_fit(train_x, one_hot)
-      predicted = classes[np.argmax(predict(test_x), axis=1)]
-      majority = classes[np.argmax(one_hot.sum(axis=0))]
+      classes, counts = np.unique(train_y, return_counts=True)
+      predicted = fit_classifier(train_x, train_y).predict(test_x)
       scores[name] = collections.OrderedDict([
-          ('metric', 'accuracy'), ('score', float(np.mean(predicted == test_y))),
-          ('chance', float(np.mean(test_y == majority)))])
+          ('metric', 'accuracy'),
+          ('score', float(metrics.accuracy_score(test_y, predicted))),
+          ('chance', float(np.mean(test_y == classes[np.argmax(counts)])))])
     else:
       train_y = np.asarray(train_y, np.float64).reshape(len(train_y), -1)
       test_y = np.asarray(test_y, np.float64).reshape(len(test_y), -1)
-      predict, _ = ridge_fit(train_x, train_y)
-      total = np.sum(np.square(test_y - test_y.mean(axis=0)))
-      r2 = lambda prediction: 1.0 - np.sum(np.square(test_y - prediction)) / max(total, 1e-12)
+      # RidgeCV predicts [M] for a single target column: back to [M, T].
+      predicted = fit_regression(train_x, train_y).predict(test_x).reshape(test_y.shape)
+      r2 = lambda prediction: float(metrics.r2_score(test_y, prediction,
+                                                     multioutput='variance_weighted'))
       scores[name] = collections.OrderedDict([
-          ('metric', 'r2'), ('score', float(r2(predict(test_x)))),
-          ('chance', float(r2(np.broadcast_to(train_y.mean(axis=0), test_y.shape))))])
+          ('metric', 'r2'), ('score', r2(predicted)),
+          ('chance', r2(np.broadcast_to(train_y.mean(axis=0), test_y.shape)))])
   return scores
 
 
@@ -178,8 +192,9 @@ def analyze_probes(model, initial_model, train_scenes, test_scenes, train_target
       ('features', result), ('context_views', context_views),
       ('num_train_scenes', len(train_scenes.frames)),
       ('num_test_scenes', len(test_scenes.frames)),
-      ('method', 'ridge regression (classes: to one-hot, argmax), penalty by '
-                 'leave-one-out error; features standardised on the train scenes')])
+      ('method', 'classes: logistic regression, C by %d-fold cross-validated accuracy; '
+                 'real values: ridge regression (RidgeCV), penalty by leave-one-out '
+                 'error; features standardised on the train scenes' % _FOLDS)])
 
 
 def plot_probes(path, result):

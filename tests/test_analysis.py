@@ -23,27 +23,40 @@ from tests import fake_data
 DATASET = 'synth_rooms_ring_camera'
 
 
-def test_ridge_fit_recovers_a_linear_map():
+def test_ridge_probe_recovers_a_linear_map():
   rng = np.random.default_rng(0)
   features = rng.normal(size=(80, 5))
   weights = rng.normal(size=(5, 2))
   targets = features @ weights + 3.0
-  predict, penalty = analysis_probes.ridge_fit(features, targets)
+  probe = analysis_probes.fit_regression(features, targets)
   new = rng.normal(size=(10, 5))
-  np.testing.assert_allclose(predict(new), new @ weights + 3.0, atol=0.05)
-  assert penalty <= 1.0  # no noise: leave-one-out picks a small penalty
+  np.testing.assert_allclose(probe.predict(new), new @ weights + 3.0, atol=0.05)
+  assert probe.alpha_ <= 1.0  # no noise: leave-one-out picks a small penalty
 
 
-def test_ridge_fit_does_not_interpolate_noise():
+def test_ridge_probe_does_not_interpolate_noise():
   # More features than examples and targets unrelated to them: leave-one-out must
   # choose a large penalty, so the probe predicts about the mean instead of fitting noise.
   rng = np.random.default_rng(5)
   features, targets = rng.normal(size=(60, 500)), rng.normal(size=(60, 1))
   new, new_targets = rng.normal(size=(200, 500)), rng.normal(size=(200, 1))
-  predict, _ = analysis_probes.ridge_fit(features, targets)
-  r2 = 1.0 - np.sum(np.square(new_targets - predict(new))) / np.sum(
+  probe = analysis_probes.fit_regression(features, targets)
+  predicted = probe.predict(new).reshape(new_targets.shape)  # RidgeCV drops a 1-column axis
+  r2 = 1.0 - np.sum(np.square(new_targets - predicted)) / np.sum(
       np.square(new_targets - new_targets.mean()))
   assert r2 > -0.1
+
+
+def test_logistic_probe_chooses_its_penalty_and_survives_rare_and_single_classes():
+  rng = np.random.default_rng(6)
+  labels = np.array([0] * 40 + [1] * 17 + [2] * 3)  # class 2 rarer than the 5 folds
+  features = np.eye(3)[labels] * 3.0 + rng.normal(size=(60, 3))
+  features = np.concatenate([features, rng.normal(size=(60, 30))], axis=1)
+  probe = analysis_probes.fit_classifier(features, labels)
+  assert probe.best_params_['C'] in analysis_probes._INVERSE_PENALTIES
+  assert np.mean(probe.predict(features) == labels) > 0.9
+  single = analysis_probes.fit_classifier(features, np.full(60, 4))
+  assert set(single.predict(rng.normal(size=(5, 33)))) == {4}
 
 
 def test_probe_scores_separate_signal_from_noise():
@@ -95,6 +108,48 @@ def test_probe_targets_of_room_factors():
   assert targets['object_position'][1].tolist() == [[0.5, -0.5], [1.0, 0.0]]
 
 
+class _SceneCodes(object):
+  """Stands in for a GQNModel: r of a view is its scene's code, plus a little noise."""
+
+  def encode(self, frames, cameras):
+    del cameras  # r depends on the scene alone
+    codes = np.random.default_rng(0).normal(size=(64, 16))
+    scene = np.round(frames[:, 0, 0, 0, 0] * 10).astype(int)  # _scenes writes it there
+    noise = np.random.default_rng(1).normal(size=(len(frames), 16)) * 0.05
+    return (codes[scene] + noise)[:, None, None, :]
+
+
+def _scenes(num_scenes, num_views, size=8):
+  """Scenes of random frames whose first pixel codes the scene index."""
+  rng = np.random.default_rng(3)
+  frames = rng.uniform(size=(num_scenes, num_views, size, size, 3)).astype(np.float32)
+  frames[:, :, 0, 0, 0] = np.arange(num_scenes)[:, None] / 10.0
+  raw = rng.normal(size=(num_scenes, num_views, 5)).astype(np.float32)
+  return analysis_scenes.Scenes(frames, raw, rng.normal(size=(num_scenes, num_views, 7)))
+
+
+def test_embedding_has_pca_and_tsne_of_every_feature_set():
+  result = analysis_embedding.analyze_embedding(_SceneCodes(), _scenes(4, 10))
+  assert result['feature_sets'] == ['r', 'pixels']
+  assert 1.0 <= result['tsne_perplexity'] < 40  # below the number of points
+  for method in analysis_embedding.EMBEDDINGS:
+    for name in result['feature_sets']:
+      entry = result[method][name]
+      assert np.asarray(entry['points']).shape == (40, 2)
+      assert set(entry['scores']) == {'nearest_neighbour_accuracy',
+                                      'within_to_between_variance'}
+  # r carries the scene and nothing else: both embeddings keep each scene's views together;
+  # the random pixels do not group by scene.
+  assert result['tsne']['r']['scores']['nearest_neighbour_accuracy'] == 1.0
+  assert result['pca']['r']['scores']['nearest_neighbour_accuracy'] == 1.0
+  assert result['pixels']['scores']['nearest_neighbour_accuracy'] < 0.6
+  assert result['r']['points'] == result['pca']['r']['points']
+  again = analysis_embedding.analyze_embedding(_SceneCodes(), _scenes(4, 10))
+  assert again['tsne']['r']['points'] == result['tsne']['r']['points']  # fixed seed
+  table = analysis_embedding.embedding_table(result)
+  assert len(table) == 3 and table[1].split()[0] == 'r'
+
+
 def _is_matplotlib_png(path):
   with open(path, 'rb') as f:
     data = f.read()
@@ -111,10 +166,7 @@ def test_charts_are_matplotlib_pngs(tmp_path):
       name: {'wall_colour': {'metric': 'accuracy', 'score': score, 'chance': 0.3},
              'object_size': {'metric': 'r2', 'score': -score, 'chance': 0.0}}
       for name, score in (('r_trained', 0.8), ('pixels', 0.2))}}
-  embedding = {'scene': [0, 0, 1, 1], 'num_scenes': 2, 'views_per_scene': 2}
-  for name in ('r', 'pixels'):
-    embedding[name] = {'points': np.arange(8.0).reshape(4, 2).tolist(), 'scores': {
-        'nearest_neighbour_accuracy': 0.5, 'within_to_between_variance': 1.0}}
+  embedding = analysis_embedding.analyze_embedding(_SceneCodes(), _scenes(2, 3))
   written = []
   for plot, result in ((analysis_views.plot_views, views),
                        (analysis_probes.plot_probes, probes),
@@ -210,6 +262,12 @@ def test_analyses_end_to_end_on_a_trained_tiny_model(tmp_path, capsys):
   embedding = results['embedding']
   assert len(embedding['r']['points']) == len(embedding['scene']) == 4 * 10
   assert 0.0 <= embedding['pixels']['scores']['nearest_neighbour_accuracy'] <= 1.0
+  for name in ('r', 'pixels'):
+    tsne = embedding['tsne'][name]
+    assert np.asarray(tsne['points']).shape == (4 * 10, 2)
+    assert 0.0 <= tsne['scores']['nearest_neighbour_accuracy'] <= 1.0
+    assert tsne['scores']['within_to_between_variance'] >= 0.0
+    assert np.asarray(embedding['pca'][name]['points']).shape == (4 * 10, 2)
 
   algebra = results['algebra']
   assert algebra['num_quadruples'] == 6  # one per room factor
