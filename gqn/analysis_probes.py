@@ -28,6 +28,7 @@ _INVERSE_PENALTIES = np.logspace(-4, 1, 6)
 _FOLDS = 5
 _MAX_ITERATIONS = 1000
 
+
 def probe_targets(factors):
   """The probes' targets from scene factors (rooms or Shepard-Metzler).
 
