@@ -12,14 +12,14 @@ analysis (and `run`: the checkpoint and data), and one PNG per analysis:
                  dataset's maximum, on the same query of the same test scenes
   probes.png     linear-probe scores of each scene factor from r, from r at
                  initialisation and from one view's pixels; dashed: chance
-  embedding.png  2-D PCA of single-view r of a few scenes, coloured by scene, beside the
-                 pixels (or the GQN-VAE's r with --vae_model_dir)
+  embedding.png  2-D PCA and t-SNE of single-view r of a few scenes, coloured by scene,
+                 beside the pixels (or the GQN-VAE's r with --vae_model_dir)
   algebra.png    quadruples A, B, C, D, the render of r_A - r_B + r_C from D's camera,
                  and the renders of r_A and r_C alone
 
 probes and algebra need the scene factors this project's renderer writes beside its
 records (python -m data_provider.scenes.render); views and embedding run on any dataset.
-The analyses themselves are in gqn/analysis.py.
+The analyses themselves are in gqn/analysis.py and its gqn/analysis_*.py modules.
 """
 
 import argparse
@@ -71,7 +71,8 @@ def _parser():
     parser.add_argument('--' + name, type=flag_types.positive_int, default=default,
                         help=text)
   parser.add_argument('--seed', type=int, default=0,
-                      help='Seed of the untrained network (probes) and the algebra scenes.')
+                      help='Seed of the untrained network (probes), of t-SNE '
+                      '(embedding) and of the algebra scenes.')
   # The config of a model directory without gqn_config.json (tf-gqn's snapshots).
   flags.define_config_flags(parser, encoder=True)
   logs.add_verbose_flag(parser)

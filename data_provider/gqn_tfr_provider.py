@@ -262,6 +262,25 @@ def _decode_frames(jpegs, num_views, frame_size, out_size):
   return frames
 
 
+def decode_frames(jpegs, num_views, frame_size, out_size):
+  """Decodes `[N]` JPEG strings to `[N, H, W, 3]` float32 frames in [0, 1].
+
+  The frames exactly as a batch of `gqn_dataset` holds them: the pipeline's decode and
+  area (or bilinear) resize, then its conversion to float. For tools that read whole
+  scenes outside the pipeline (the representation analyses), so that they see the
+  pixels the model was trained on.
+
+  Args:
+    jpegs: `[num_views]` string tensor; `num_views` is static.
+    num_views: N.
+    frame_size: the stored frame side (the dataset's DatasetInfo.frame_size); other
+      sizes fail at run time.
+    out_size: (H, W), the output frame size.
+  """
+  frames = _decode_frames(jpegs, num_views, frame_size, out_size)
+  return tf.image.convert_image_dtype(frames, tf.float32)
+
+
 def _output_size(custom_frame_size, frame_size):
   """(H, W) of the output frames from `gqn_dataset`'s custom_frame_size.
 

@@ -12,9 +12,7 @@ import math
 import os
 import re
 
-from PIL import Image
-
-from gqn import charts
+from gqn import figures
 from gqn import train_clock
 
 # Columns of curves.csv, in order.
@@ -97,36 +95,30 @@ def read_curves(path):
 
 
 def plot_curves(rows, path, title=''):
-  """Draws PSNR (with the baselines), KL and -ELBO against the step, and PSNR against time.
+  """Writes curves.png: PSNR (with the baselines), KL and -ELBO against the step.
+
+  One figure; a second row shows the same against the training time when every row has
+  one (model directories trained before the training clock have none).
 
   The untrained checkpoint (step 0) is left out when there are later ones: its KL and
   ELBO are orders of magnitude above the rest and would flatten every curve.
   """
   rows = [row for row in rows if row['global_step'] > 0] or rows
-  steps = [row['global_step'] for row in rows]
   psnr = [('GQN mean render', [row['psnr_db'] for row in rows]),
           ('mean of context', [row['context_mean_psnr_db'] for row in rows]),
           ('nearest context view', [row['nearest_context_psnr_db'] for row in rows])]
-  panels = [('%s PSNR (dB)' % title, psnr),
-            ('KL (nats)', [('KL', [row['kl_nats'] for row in rows])]),
-            ('-ELBO (nats, the loss)', [('-ELBO', [row['elbo_nats'] for row in rows])])]
-  by_step = path + '.step.png'
-  charts.line_panels(by_step, steps, panels, 'global step')
-  images = [Image.open(by_step)]
+  panels = [('PSNR of the mean render', 'PSNR (dB)', psnr),
+            ('KL', 'KL (nats)', [('KL', [row['kl_nats'] for row in rows])]),
+            ('-ELBO, the loss', '-ELBO (nats)',
+             [('-ELBO', [row['elbo_nats'] for row in rows])])]
+  axes_x = [('global step', [row['global_step'] for row in rows])]
   minutes = [row['training_seconds'] / 60.0 for row in rows]
-  by_time = path + '.time.png'
   if all(math.isfinite(m) for m in minutes):
-    charts.line_panels(by_time, minutes, [('PSNR (dB) against training time', psnr)],
-                       'training time (min)', columns=1)
-    images.append(Image.open(by_time))
-  canvas = Image.new('RGB', (max(i.size[0] for i in images), sum(i.size[1] for i in images)),
-                     (255, 255, 255))
-  top = 0
-  for image in images:
-    canvas.paste(image, (0, top))
-    top += image.size[1]
-    image.close()
-  canvas.save(path)
-  for temporary in (by_step, by_time):
-    if os.path.exists(temporary):
-      os.remove(temporary)
+    axes_x.append(('training time (min)', minutes))
+  figure, axes = figures.panels(len(panels) * len(axes_x), columns=len(panels),
+                                title=title or None)
+  for index, (x_label, x_values) in enumerate(axes_x):
+    for column, (name, y_label, series) in enumerate(panels):
+      figures.lines(axes[index * len(panels) + column], x_values, series, name, x_label,
+                    y_label)
+  figures.save(figure, path)

@@ -1,4 +1,7 @@
-"""Pictures of an evaluation: image grids (scenes.png, canvas_sequence.png) and flight.gif."""
+"""Pictures of an evaluation: image grids (scenes.png, canvas_sequence.png) and flight.gif.
+
+Also the titled grid of the scene-algebra analysis (algebra.png).
+"""
 
 import collections
 import math
@@ -6,11 +9,13 @@ import os
 
 import numpy as np
 from PIL import Image
+from PIL import ImageDraw
 
 # Tiles are scaled up (nearest neighbour) to at least this many pixels.
 _MIN_TILE = 64
 _GAP = 2  # pixels between tiles
 _FLIGHT_FRAME_MS = 100
+_TITLE_HEIGHT = 14  # pixels of the strip of column titles
 
 # What the pictures show of the first scenes of an evaluation: `scenes`, the model's
 # inputs of S scenes (frames [S, K, H, W, 3], cameras, query, target [S, H, W, 3]);
@@ -38,6 +43,24 @@ def grid(rows, scale):
       top, left = r * (tile_h + _GAP), c * (tile_w + _GAP)
       canvas[top:top + tile_h, left:left + tile_w] = tile
   return canvas
+
+
+def titled_grid(rows, titles, scale):
+  """`grid(rows, scale)` as a Pillow image with a strip of column titles above it.
+
+  Args:
+    rows: [R][C] of [H, W, 3] images in [0, 1].
+    titles: one short title per column, left to right.
+    scale: the tiles' integer scale.
+  """
+  picture = Image.fromarray(grid(rows, scale))
+  titled = Image.new('RGB', (picture.width, picture.height + _TITLE_HEIGHT), (255, 255, 255))
+  titled.paste(picture, (0, _TITLE_HEIGHT))
+  draw = ImageDraw.Draw(titled)
+  column_width = rows[0][0].shape[1] * scale + _GAP
+  for column, title in enumerate(titles):
+    draw.text((column * column_width, 1), title, fill=(0, 0, 0))
+  return titled
 
 
 def tile_scale(config):

@@ -1,4 +1,4 @@
-"""Tests of the representation analyses (gqn/analysis.py, analyze_gqn.py)."""
+"""Tests of the representation analyses (gqn/analysis*.py, analyze_gqn.py)."""
 
 import json
 import math
@@ -8,36 +8,55 @@ import numpy as np
 import pytest
 
 import analyze_gqn
+from data_provider import gqn_tfr_provider
 from data_provider.scenes import render
 from gqn import analysis
-from gqn import charts
+from gqn import analysis_embedding
+from gqn import analysis_model
+from gqn import analysis_probes
+from gqn import analysis_scenes
+from gqn import analysis_views
 from gqn import gqn_params
 from gqn import training
+from tests import fake_data
 
 DATASET = 'synth_rooms_ring_camera'
 
 
-def test_ridge_fit_recovers_a_linear_map():
+def test_ridge_probe_recovers_a_linear_map():
   rng = np.random.default_rng(0)
   features = rng.normal(size=(80, 5))
   weights = rng.normal(size=(5, 2))
   targets = features @ weights + 3.0
-  predict, penalty = analysis.ridge_fit(features, targets)
+  probe = analysis_probes.fit_regression(features, targets)
   new = rng.normal(size=(10, 5))
-  np.testing.assert_allclose(predict(new), new @ weights + 3.0, atol=0.05)
-  assert penalty <= 1.0  # no noise: leave-one-out picks a small penalty
+  np.testing.assert_allclose(probe.predict(new), new @ weights + 3.0, atol=0.05)
+  assert probe.alpha_ <= 1.0  # no noise: leave-one-out picks a small penalty
 
 
-def test_ridge_fit_does_not_interpolate_noise():
+def test_ridge_probe_does_not_interpolate_noise():
   # More features than examples and targets unrelated to them: leave-one-out must
   # choose a large penalty, so the probe predicts about the mean instead of fitting noise.
   rng = np.random.default_rng(5)
   features, targets = rng.normal(size=(60, 500)), rng.normal(size=(60, 1))
   new, new_targets = rng.normal(size=(200, 500)), rng.normal(size=(200, 1))
-  predict, _ = analysis.ridge_fit(features, targets)
-  r2 = 1.0 - np.sum(np.square(new_targets - predict(new))) / np.sum(
+  probe = analysis_probes.fit_regression(features, targets)
+  predicted = probe.predict(new).reshape(new_targets.shape)  # RidgeCV drops a 1-column axis
+  r2 = 1.0 - np.sum(np.square(new_targets - predicted)) / np.sum(
       np.square(new_targets - new_targets.mean()))
   assert r2 > -0.1
+
+
+def test_logistic_probe_chooses_its_penalty_and_survives_rare_and_single_classes():
+  rng = np.random.default_rng(6)
+  labels = np.array([0] * 40 + [1] * 17 + [2] * 3)  # class 2 rarer than the 5 folds
+  features = np.eye(3)[labels] * 3.0 + rng.normal(size=(60, 3))
+  features = np.concatenate([features, rng.normal(size=(60, 30))], axis=1)
+  probe = analysis_probes.fit_classifier(features, labels)
+  assert probe.best_params_['C'] in analysis_probes._INVERSE_PENALTIES
+  assert np.mean(probe.predict(features) == labels) > 0.9
+  single = analysis_probes.fit_classifier(features, np.full(60, 4))
+  assert set(single.predict(rng.normal(size=(5, 33)))) == {4}
 
 
 def test_probe_scores_separate_signal_from_noise():
@@ -50,7 +69,7 @@ def test_probe_scores_separate_signal_from_noise():
   targets = {'label': ('class', labels), 'position': ('real', position)}
   train = {name: (kind, values[:80]) for name, (kind, values) in targets.items()}
   test = {name: (kind, values[80:]) for name, (kind, values) in targets.items()}
-  scores = analysis.probe_scores(features[:80], train, features[80:], test)
+  scores = analysis_probes.probe_scores(features[:80], train, features[80:], test)
   assert scores['label']['metric'] == 'accuracy'
   assert scores['label']['score'] > 0.9 > scores['label']['chance']
   assert scores['position']['metric'] == 'r2'
@@ -63,12 +82,12 @@ def test_grouping_scores_and_pca():
   groups = np.repeat(np.arange(4), 10)
   clustered = rng.normal(size=(4, 6))[groups] * 5.0 + rng.normal(size=(40, 6)) * 0.1
   scattered = rng.normal(size=(40, 6))
-  tight = analysis.grouping_scores(clustered, groups)
-  loose = analysis.grouping_scores(scattered, groups)
+  tight = analysis_embedding.grouping_scores(clustered, groups)
+  loose = analysis_embedding.grouping_scores(scattered, groups)
   assert tight['nearest_neighbour_accuracy'] == 1.0
   assert loose['nearest_neighbour_accuracy'] < 0.6
   assert tight['within_to_between_variance'] < 0.01 < loose['within_to_between_variance']
-  points = analysis.pca(clustered)
+  points = analysis_embedding.pca(clustered)
   assert points.shape == (40, 2)
   np.testing.assert_allclose(points.mean(axis=0), 0.0, atol=1e-9)
 
@@ -81,7 +100,7 @@ def test_probe_targets_of_room_factors():
       {'wall_colour': {'index': 4}, 'floor_colour': {'index': 1}, 'num_objects': 2,
        'objects': [{'shape': 'sphere', 'colour': {'rgb': [0.0, 1.0, 0.0]},
                     'position': [1.0, 0.0, 0.0], 'radius': 0.3}, {}]}]
-  targets = analysis.probe_targets(factors)
+  targets = analysis_probes.probe_targets(factors)
   assert targets['wall_colour'][0] == 'class'
   assert targets['wall_colour'][1].tolist() == [2, 4]
   assert targets['num_objects'][1].tolist() == [1, 2]
@@ -89,15 +108,98 @@ def test_probe_targets_of_room_factors():
   assert targets['object_position'][1].tolist() == [[0.5, -0.5], [1.0, 0.0]]
 
 
-def test_charts_write_pngs(tmp_path):
-  lines = str(tmp_path / 'lines.png')
-  charts.line_panels(lines, [0, 1, 2], [('a', [('x', [1.0, 0.5, float('nan')])])], 'K')
-  bars = str(tmp_path / 'bars.png')
-  charts.bar_panels(bars, [('f', [('r', 0.8), ('pixels', -0.2)], 0.3)])
-  scatter = str(tmp_path / 'scatter.png')
-  charts.scatter_panels(scatter, [('r', np.arange(8.0).reshape(4, 2), [0, 0, 1, 1])])
-  for path in (lines, bars, scatter):
-    assert os.path.getsize(path) > 0
+class _SceneCodes(object):
+  """Stands in for a GQNModel: r of a view is its scene's code, plus a little noise."""
+
+  def encode(self, frames, cameras):
+    del cameras  # r depends on the scene alone
+    codes = np.random.default_rng(0).normal(size=(64, 16))
+    scene = np.round(frames[:, 0, 0, 0, 0] * 10).astype(int)  # _scenes writes it there
+    noise = np.random.default_rng(1).normal(size=(len(frames), 16)) * 0.05
+    return (codes[scene] + noise)[:, None, None, :]
+
+
+def _scenes(num_scenes, num_views, size=8):
+  """Scenes of random frames whose first pixel codes the scene index."""
+  rng = np.random.default_rng(3)
+  frames = rng.uniform(size=(num_scenes, num_views, size, size, 3)).astype(np.float32)
+  frames[:, :, 0, 0, 0] = np.arange(num_scenes)[:, None] / 10.0
+  raw = rng.normal(size=(num_scenes, num_views, 5)).astype(np.float32)
+  return analysis_scenes.Scenes(frames, raw, rng.normal(size=(num_scenes, num_views, 7)))
+
+
+def test_embedding_has_pca_and_tsne_of_every_feature_set():
+  result = analysis_embedding.analyze_embedding(_SceneCodes(), _scenes(4, 10))
+  assert result['feature_sets'] == ['r', 'pixels']
+  assert 1.0 <= result['tsne_perplexity'] < 40  # below the number of points
+  for method in analysis_embedding.EMBEDDINGS:
+    for name in result['feature_sets']:
+      entry = result[method][name]
+      assert np.asarray(entry['points']).shape == (40, 2)
+      assert set(entry['scores']) == {'nearest_neighbour_accuracy',
+                                      'within_to_between_variance'}
+  # r carries the scene and nothing else: both embeddings keep each scene's views together;
+  # the random pixels do not group by scene.
+  assert result['tsne']['r']['scores']['nearest_neighbour_accuracy'] == 1.0
+  assert result['pca']['r']['scores']['nearest_neighbour_accuracy'] == 1.0
+  assert result['pixels']['scores']['nearest_neighbour_accuracy'] < 0.6
+  assert result['r']['points'] == result['pca']['r']['points']
+  again = analysis_embedding.analyze_embedding(_SceneCodes(), _scenes(4, 10))
+  assert again['tsne']['r']['points'] == result['tsne']['r']['points']  # fixed seed
+  table = analysis_embedding.embedding_table(result)
+  assert len(table) == 3 and table[1].split()[0] == 'r'
+
+
+def _is_matplotlib_png(path):
+  with open(path, 'rb') as f:
+    data = f.read()
+  # matplotlib writes its name and version into the PNG's Software text chunk.
+  return data.startswith(b'\x89PNG\r\n\x1a\n') and b'matplotlib' in data
+
+
+def test_charts_are_matplotlib_pngs(tmp_path):
+  views = {'K': [0, 1, 2], 'num_scenes': 2, 'num_samples': 2}
+  for name in ('bits_per_dim', 'kl_nats', 'mean_render_psnr', 'best_of_n_mse',
+               'sample_spread'):
+    views[name] = [1.0, 0.5, float('nan')]
+  probes = {'num_train_scenes': 8, 'num_test_scenes': 4, 'features': {
+      name: {'wall_colour': {'metric': 'accuracy', 'score': score, 'chance': 0.3},
+             'object_size': {'metric': 'r2', 'score': -score, 'chance': 0.0}}
+      for name, score in (('r_trained', 0.8), ('pixels', 0.2))}}
+  embedding = analysis_embedding.analyze_embedding(_SceneCodes(), _scenes(2, 3))
+  written = []
+  for plot, result in ((analysis_views.plot_views, views),
+                       (analysis_probes.plot_probes, probes),
+                       (analysis_embedding.plot_embedding, embedding)):
+    written.append(str(tmp_path / ('%s.png' % plot.__name__)))
+    plot(written[-1], result)
+  assert all(_is_matplotlib_png(path) for path in written)
+
+
+def test_scenes_are_read_with_the_pixels_of_the_input_pipeline(tmp_path):
+  # The fake rooms frames are stored at 64 px; both paths shrink them to 32 px.
+  tf = pytest.importorskip('tensorflow.compat.v1')
+  root, dataset, size = str(tmp_path), 'rooms_ring_camera', 32
+  fake_data.write_fake_dataset(root, dataset, 'test', num_files=2, scenes_per_file=2)
+  scenes = analysis_scenes.read_scenes(root, dataset, 'test', 3, size)
+  views = gqn_tfr_provider.dataset_info(dataset).sequence_size
+  assert scenes.frames.shape == (3, views, size, size, 3)
+  assert scenes.frames.dtype == np.float32
+  assert scenes.cameras.shape == (3, views, 7)
+  with tf.Graph().as_default():
+    data = gqn_tfr_provider.gqn_dataset(dataset, views - 1, root, 'test', batch_size=4,
+                                        custom_frame_size=size)
+    features, _ = tf.data.make_one_shot_iterator(data).get_next()
+    with tf.Session() as session:
+      batch = session.run(features.context.frames)
+  compared = 0
+  for frames in batch:
+    for frame in frames:
+      scene, view = fake_data.decode_fake_frame(frame)
+      if scene < len(scenes.frames):  # read_scenes read the first 3 scenes
+        np.testing.assert_array_equal(frame, scenes.frames[scene, view])
+        compared += 1
+  assert compared == 3 * (views - 1)
 
 
 def test_unknown_analysis_is_refused(capsys):
@@ -138,6 +240,9 @@ def test_analyses_end_to_end_on_a_trained_tiny_model(tmp_path, capsys):
   for name in analysis.ANALYSES:
     assert '%s:' % name in printed  # the result table
     assert os.path.getsize(os.path.join(output_dir, '%s.png' % name)) > 0
+    # Charts are matplotlib's; the algebra's grid of renders is composed by Pillow.
+    assert _is_matplotlib_png(os.path.join(output_dir, '%s.png' % name)) == (
+        name != 'algebra')
   with open(os.path.join(output_dir, 'analysis.json')) as f:
     results = json.load(f)
   assert set(analysis.ANALYSES) <= set(results)
@@ -157,6 +262,12 @@ def test_analyses_end_to_end_on_a_trained_tiny_model(tmp_path, capsys):
   embedding = results['embedding']
   assert len(embedding['r']['points']) == len(embedding['scene']) == 4 * 10
   assert 0.0 <= embedding['pixels']['scores']['nearest_neighbour_accuracy'] <= 1.0
+  for name in ('r', 'pixels'):
+    tsne = embedding['tsne'][name]
+    assert np.asarray(tsne['points']).shape == (4 * 10, 2)
+    assert 0.0 <= tsne['scores']['nearest_neighbour_accuracy'] <= 1.0
+    assert tsne['scores']['within_to_between_variance'] >= 0.0
+    assert np.asarray(embedding['pca'][name]['points']).shape == (4 * 10, 2)
 
   algebra = results['algebra']
   assert algebra['num_quadruples'] == 6  # one per room factor
@@ -180,7 +291,7 @@ def test_vae_representation_restores_the_gqn_vae_encoder(tmp_path):
       session.run(tf.global_variables_initializer())
       expected = session.run(outputs.representation)
       tf.train.Saver().save(session, prefix)
-  encode = analysis.vae_representation(config, prefix)
+  encode = analysis_model.vae_representation(config, prefix)
   np.testing.assert_allclose(encode(frames, cameras), expected, rtol=1e-5, atol=1e-5)
 
 
@@ -190,7 +301,7 @@ def test_model_renders_a_fed_representation():
   rng = np.random.default_rng(4)
   frames = rng.uniform(size=(3, 2, config.IMG_HEIGHT, config.IMG_WIDTH, 3)).astype(np.float32)
   cameras = rng.normal(size=(3, 2, config.POSE_CHANNELS)).astype(np.float32)
-  model = analysis.GQNModel(config, seed=0)
+  model = analysis_model.GQNModel(config, seed=0)
   try:
     r = model.encode(frames, cameras)
     assert r.shape == (3, 1, 1, config.ENC_CHANNELS)

@@ -6,6 +6,7 @@ import os
 import pytest
 
 from gqn import curves
+from gqn import figures
 from gqn import train_clock
 
 
@@ -39,12 +40,31 @@ def test_every_checkpoint_becomes_a_row_of_the_csv_and_png(tmp_path):
                                                  'model.ckpt-100']
   assert [os.path.basename(p) for p in written] == ['curves.csv', 'curves.png']
   assert all(os.path.getsize(p) > 0 for p in written)
+  with open(written[1], 'rb') as f:
+    png = f.read()
+  # One matplotlib figure: its Software text chunk names matplotlib.
+  assert png.startswith(b'\x89PNG\r\n\x1a\n') and b'matplotlib' in png
+  assert sorted(os.listdir(str(tmp_path / 'out'))) == ['curves.csv', 'curves.png']
   back = curves.read_curves(written[0])
   assert [row['global_step'] for row in back] == [0, 20, 100]
   assert [row['training_seconds'] for row in back] == [0.0, 12.5, 61.0]
   assert back[-1]['psnr_db'] == pytest.approx(rows[-1]['psnr_db'], rel=1e-5)
   assert back[0]['context_mean_psnr_db'] == pytest.approx(-10 * math.log10(0.0137), rel=1e-5)
   assert math.isnan(back[0]['best_of_n_mse'])  # not in this evaluation's metrics
+
+
+def test_close_values_get_tick_labels_that_read_apart():
+  # -ELBO of a trained model moves by tenths of a nat around 1760: labels like
+  # '1.76e+03' three times over, or an offset in the corner, would hide it.
+  figure, (axes,) = figures.panels(1)
+  figures.lines(axes, [1000, 2000, 3000], [('-ELBO', [1760.1, 1759.8, 1759.9])], '-ELBO',
+                'global step', '-ELBO (nats)')
+  figure.canvas.draw()
+  labels = [tick.get_text() for tick in axes.get_yticklabels() if tick.get_text()]
+  assert len(labels) >= 3 and len(set(labels)) == len(labels)
+  assert all('e' not in text.lower() for text in labels)
+  assert any(text.startswith('1760') for text in labels)
+  assert axes.yaxis.get_offset_text().get_text() == ''
 
 
 def test_a_directory_without_checkpoints_is_refused(tmp_path):
