@@ -142,13 +142,12 @@ def main(argv=None):
     return 2
   print()
   print('\n'.join(summary_lines(metrics)))
-  print('Pictures: %s (context | target | mean render | samples), %s, %s (from one image)'
-        % tuple(os.path.join(args.run_dir, name)
-                for name in ('scenes.png', 'canvas_sequence.png', 'flight.gif')))
   beside = os.path.join(args.run_dir, 'flight_beside_snapshot.gif')
-  if os.path.exists(beside):
-    print('         %s (from one image: this model left, the published snapshot right)'
-          % beside)
+  print('Pictures: %s (context | target | mean render | samples), %s, %s (from one image)%s'
+        % (tuple(os.path.join(args.run_dir, name)
+                 for name in ('scenes.png', 'canvas_sequence.png', 'flight.gif'))
+           + (', %s (beside the published snapshot\'s)' % beside
+              if os.path.exists(beside) else '',)))
   return 0
 
 
