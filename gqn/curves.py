@@ -3,14 +3,19 @@
 The curve answers "is it learning, and how long until it renders the scene": PSNR of the
 mean render, KL and ELBO against the global step and against the training time recorded
 at each checkpoint (gqn/train_clock.py), beside the two baselines computed on the same
-examples (the mean of the context views, the nearest context view).
+examples (the mean of the context views, the nearest context view). Each evaluation is
+also written as TensorBoard scalars beside the training run's event files
+(`write_summaries`), a point of the curves of the `eval` run.
 """
 
+import collections
 import csv
 import glob
 import math
 import os
 import re
+
+import tensorflow.compat.v1 as tf
 
 from gqn import figures
 from gqn import train_clock
@@ -122,3 +127,48 @@ def plot_curves(rows, path, title=''):
       figures.lines(axes[index * len(panels) + column], x_values, series, name, x_label,
                     y_label)
   figures.save(figure, path)
+
+
+# Keys of metrics.json that say what was evaluated rather than how well.
+_NOT_SUMMARIZED = ('num_examples', 'num_samples', 'global_step', 'seed')
+
+
+def summary_scalars(metrics):
+  """The numbers of a metrics dict as TensorBoard tags: 'eval/<key>' -> float.
+
+  A nested dict becomes 'eval/<key>/<name>' (the baselines), a list
+  'eval/<key>/<1-based index>' (kl_per_step, per DRAW step); text, the config and the
+  bookkeeping keys (_NOT_SUMMARIZED) are left out.
+  """
+  scalars = collections.OrderedDict()
+  for key, value in metrics.items():
+    if key in _NOT_SUMMARIZED or key in ('config', 'inferred_fields'):
+      continue
+    if isinstance(value, dict):
+      items = value.items()
+    elif isinstance(value, (list, tuple)):
+      items = ((str(index + 1), item) for index, item in enumerate(value))
+    else:
+      items = [(None, value)]
+    for name, item in items:
+      if isinstance(item, (int, float)) and not isinstance(item, bool):
+        tag = 'eval/%s' % key if name is None else 'eval/%s/%s' % (key, name)
+        scalars[tag] = float(item)
+  return scalars
+
+
+def write_summaries(model_dir, metrics, step):
+  """Writes the metrics as TensorBoard scalars at `step` under `model_dir/eval`.
+
+  There, beside the training run's event files, `tensorboard --logdir MODEL_DIR` shows
+  each evaluation as a point of the curves of the `eval` run. Returns the directory.
+  """
+  directory = os.path.join(model_dir, 'eval')
+  summary = tf.Summary(value=[tf.Summary.Value(tag=tag, simple_value=value)
+                              for tag, value in summary_scalars(metrics).items()])
+  # FileWriter refuses eager mode, which TensorFlow 2 starts in.
+  with tf.Graph().as_default():
+    writer = tf.summary.FileWriter(directory)
+    writer.add_summary(summary, step)
+    writer.close()
+  return directory

@@ -47,6 +47,7 @@ from data_provider import gqn_tfr_provider
 from data_provider import logs
 from data_provider import progress as progress_lib
 from data_provider import record_check
+from gqn import checkpoint_integrity
 from gqn import checkpoints
 from gqn import curves
 from gqn import gqn_graph
@@ -327,51 +328,6 @@ def _write_json(path, values):
   return path
 
 
-# Keys of metrics.json that say what was evaluated rather than how well.
-_NOT_SUMMARIZED = ('num_examples', 'num_samples', 'global_step', 'seed')
-
-
-def summary_scalars(metrics):
-  """The numbers of a metrics dict as TensorBoard tags: 'eval/<key>' -> float.
-
-  A nested dict becomes 'eval/<key>/<name>' (the baselines), a list
-  'eval/<key>/<1-based index>' (kl_per_step, per DRAW step); text, the config and the
-  bookkeeping keys (_NOT_SUMMARIZED) are left out.
-  """
-  scalars = collections.OrderedDict()
-  for key, value in metrics.items():
-    if key in _NOT_SUMMARIZED or key in ('config', 'inferred_fields'):
-      continue
-    if isinstance(value, dict):
-      items = value.items()
-    elif isinstance(value, (list, tuple)):
-      items = ((str(index + 1), item) for index, item in enumerate(value))
-    else:
-      items = [(None, value)]
-    for name, item in items:
-      if isinstance(item, (int, float)) and not isinstance(item, bool):
-        tag = 'eval/%s' % key if name is None else 'eval/%s/%s' % (key, name)
-        scalars[tag] = float(item)
-  return scalars
-
-
-def write_summaries(model_dir, metrics, step):
-  """Writes the metrics as TensorBoard scalars at `step` under `model_dir/eval`.
-
-  There, beside the training run's event files, `tensorboard --logdir MODEL_DIR` shows
-  each evaluation as a point of the curves of the `eval` run. Returns the directory.
-  """
-  directory = os.path.join(model_dir, 'eval')
-  summary = tf.Summary(value=[tf.Summary.Value(tag=tag, simple_value=value)
-                              for tag, value in summary_scalars(metrics).items()])
-  # FileWriter refuses eager mode, which TensorFlow 2 starts in.
-  with tf.Graph().as_default():
-    writer = tf.summary.FileWriter(directory)
-    writer.add_summary(summary, step)
-    writer.close()
-  return directory
-
-
 def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
              config_overrides=None, max_examples=256, batch_size=16, output_dir=None,
              seed=0, flight=0, export_dir=None, num_scenes=4, num_samples=3, progress=True,
@@ -379,7 +335,7 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   """Evaluates a checkpoint, writes metrics.json, summaries and pictures; returns metrics.
 
   The metrics also go to TensorBoard, as scalars at the checkpoint's global step under
-  `model_dir/eval` whatever `output_dir` is (`write_summaries`).
+  `model_dir/eval` whatever `output_dir` is (`curves.write_summaries`).
 
   Args:
     model_dir: the model directory (its gqn_config.json if any, its latest checkpoint).
@@ -416,7 +372,7 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   Raises:
     ValueError: unknown dataset, no checkpoint, a config that contradicts
       gqn_config.json or the checkpoint (CheckpointMismatchError), a checkpoint with
-      missing or cut short files (checkpoints.CheckpointStateError), a bad record
+      missing or cut short files (checkpoint_integrity.CheckpointStateError), a bad record
       (record_check.CorruptRecordError), an existing export_dir, or a bad number.
     FileNotFoundError: the dataset's test split is not in data_dir.
   """
@@ -433,7 +389,7 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   if export_dir and tf.io.gfile.exists(export_dir):
     raise ValueError('The export directory %s exists already; pass a new one.' % export_dir)
   checkpoint = checkpoints.find_checkpoint(checkpoint or model_dir)
-  checkpoints.check_restorable(checkpoint)
+  checkpoint_integrity.check_restorable(checkpoint)
   resolved = model_dir_lib.resolve_config(model_dir, preset, config_overrides, checkpoint)
   config = resolved.config
   step = checkpoints.global_step(checkpoint) or 0
@@ -464,7 +420,7 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   if summaries is None:
     summaries = bool(tf.io.gfile.glob(os.path.join(model_dir, 'events.out.tfevents.*')))
   if summaries:
-    write_summaries(model_dir, metrics, step)
+    curves.write_summaries(model_dir, metrics, step)
   written += pictures_lib.write_pictures(output_dir, totals.pictures, config)
   if flight_images is not None:
     written.append(pictures_lib.write_gif(os.path.join(output_dir, 'flight.gif'),

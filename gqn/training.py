@@ -14,6 +14,7 @@ import tensorflow.compat.v1 as tf
 from data_provider import gqn_tfr_provider
 from data_provider import logs
 from data_provider import record_check
+from gqn import checkpoint_integrity
 from gqn import checkpoints
 from gqn import distribute as distribute_lib
 from gqn import estimator as estimator_lib
@@ -96,7 +97,7 @@ def train(config, data_dir, dataset, model_dir, options=None):
   """Trains a GQN; returns the global step reached.
 
   Stopping is safe at any moment: the same call continues from the newest complete
-  checkpoint (see gqn/checkpoints.py, gqn/interrupts.py). SIGINT / SIGTERM save a
+  checkpoint (see gqn/checkpoint_integrity.py, gqn/interrupts.py). SIGINT / SIGTERM save a
   checkpoint first.
 
   With an `options.distribution` of a cluster mode every process of the cluster calls
@@ -118,7 +119,7 @@ def train(config, data_dir, dataset, model_dir, options=None):
   Raises:
     ValueError: bad data directory, records (record_check.CorruptRecordError, after
       saving a checkpoint) or checkpoint (checkpoints.CheckpointMismatchError,
-      checkpoints.CheckpointStateError).
+      checkpoint_integrity.CheckpointStateError).
     loss_guard.NonFiniteLossError: the loss became NaN / Inf (no update applied).
     interrupts.TrainingInterrupted: SIGINT / SIGTERM, after saving a checkpoint.
   """
@@ -142,7 +143,7 @@ def train(config, data_dir, dataset, model_dir, options=None):
   warm_start = None
   if distribute_lib.is_chief(distribution.task):
     # Before the config is written: a checkpoint that does not fit it is refused.
-    resumed = checkpoints.resume_checkpoint(model_dir, config)
+    resumed = checkpoint_integrity.resume_checkpoint(model_dir, config)
     if resumed is None and options.init_from:
       start = checkpoints.find_checkpoint(options.init_from)
       checkpoints.check_compatible(start, config)

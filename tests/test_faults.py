@@ -25,7 +25,7 @@ import train_gqn_draw
 from data_provider import gqn_tfr_provider
 from data_provider import record_check
 from data_provider import records
-from gqn import checkpoints
+from gqn import checkpoint_integrity
 from gqn import interrupts
 from gqn import loss_guard
 from tests import fake_data
@@ -373,32 +373,32 @@ def _copy(model_dir, tmp_path, name='model'):
 def test_incomplete_checkpoints_fall_back_to_the_newest_complete_one(tmp_path, tiny_model):
   # tiny_model holds model.ckpt-0 and model.ckpt-4; the `checkpoint` file names -4.
   model_dir = _copy(tiny_model, tmp_path)
-  assert checkpoints.recover_checkpoint_state(model_dir).endswith('model.ckpt-4')
+  assert checkpoint_integrity.recover_checkpoint_state(model_dir).endswith('model.ckpt-4')
 
   data = glob.glob(os.path.join(model_dir, 'model.ckpt-4.data-*'))[0]
   with open(data, 'r+b') as f:
     f.truncate(os.path.getsize(data) // 2)  # A disk that filled up.
-  assert 'its data is cut short' in checkpoints.checkpoint_problem(
+  assert 'its data is cut short' in checkpoint_integrity.checkpoint_problem(
       os.path.join(model_dir, 'model.ckpt-4'))
-  assert checkpoints.recover_checkpoint_state(model_dir).endswith('model.ckpt-0')
+  assert checkpoint_integrity.recover_checkpoint_state(model_dir).endswith('model.ckpt-0')
   assert tf.train.latest_checkpoint(model_dir).endswith('model.ckpt-0')
 
   model_dir = _copy(tiny_model, tmp_path, 'no_index')
   os.remove(os.path.join(model_dir, 'model.ckpt-4.index'))
-  assert checkpoints.recover_checkpoint_state(model_dir).endswith('model.ckpt-0')
+  assert checkpoint_integrity.recover_checkpoint_state(model_dir).endswith('model.ckpt-0')
 
   model_dir = _copy(tiny_model, tmp_path, 'no_state')  # `checkpoint` lost: rebuilt.
   os.remove(os.path.join(model_dir, 'checkpoint'))
-  assert checkpoints.recover_checkpoint_state(model_dir).endswith('model.ckpt-4')
+  assert checkpoint_integrity.recover_checkpoint_state(model_dir).endswith('model.ckpt-4')
   assert tf.train.get_checkpoint_state(model_dir).all_model_checkpoint_paths == [
       os.path.join(model_dir, 'model.ckpt-0'), os.path.join(model_dir, 'model.ckpt-4')]
 
   model_dir = _copy(tiny_model, tmp_path, 'all_broken')
   for index in glob.glob(os.path.join(model_dir, '*.index')):
     os.remove(index)
-  with pytest.raises(checkpoints.CheckpointStateError, match='no complete checkpoint'):
-    checkpoints.recover_checkpoint_state(model_dir)
-  assert checkpoints.recover_checkpoint_state(str(tmp_path / 'new')) is None
+  with pytest.raises(checkpoint_integrity.CheckpointStateError, match='no complete checkpoint'):
+    checkpoint_integrity.recover_checkpoint_state(model_dir)
+  assert checkpoint_integrity.recover_checkpoint_state(str(tmp_path / 'new')) is None
 
 
 @pytest.mark.slow

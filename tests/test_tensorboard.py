@@ -7,6 +7,7 @@ import shutil
 import pytest
 import tensorflow.compat.v1 as tf
 
+from gqn import curves
 from gqn import evaluation
 from tests import snapshot
 
@@ -26,7 +27,7 @@ def test_summary_scalars_flatten_the_metrics():
              'baselines': {'context_mean_mse': 0.25}, 'num_examples': 8, 'global_step': 4,
              'seed': 0, 'checkpoint': '/m/model.ckpt-4', 'config': {'SEQ_LENGTH': 2},
              'inferred_fields': {}}
-  assert evaluation.summary_scalars(metrics) == {
+  assert curves.summary_scalars(metrics) == {
       'eval/generation_mse': 0.5, 'eval/kl_per_step/1': 1.0, 'eval/kl_per_step/2': 2.0,
       'eval/baselines/context_mean_mse': 0.25}
 
@@ -47,7 +48,7 @@ def test_evaluation_writes_its_metrics_as_summaries_at_the_checkpoint_step(
   scalars = _event_scalars(os.path.join(model_dir, 'eval'))
   assert list(scalars) == [4]  # the checkpoint's global step
   tags = scalars[4]
-  expected = evaluation.summary_scalars(metrics)
+  expected = curves.summary_scalars(metrics)
   for key in ('generation_mse', 'mean_render_mse', 'elbo_nats', 'bits_per_dim',
               'pixel_sigma', 'baselines/context_mean_mse', 'baselines/nearest_context_mse',
               'kl_per_step/1'):
