@@ -8,6 +8,7 @@ import pytest
 import tensorflow.compat.v1 as tf
 
 from data_provider import gqn_tfr_provider as provider
+from data_provider import logs
 from data_provider import record_check
 from tests import fake_data
 
@@ -246,10 +247,13 @@ def test_seed_makes_pipeline_deterministic(tmp_path):
   assert choices_a != choices_c
 
 
-def test_partial_download_is_logged(tmp_path, caplog):
+def test_partial_download_is_logged(tmp_path, caplog, monkeypatch):
   root = str(tmp_path)
   fake_data.write_fake_dataset(root, 'synth_rooms_ring_camera', 'train')
-  with caplog.at_level(logging.INFO, logger='tensorflow'):
+  # The message goes through the gqn logger, which a command's logs.setup() stops from
+  # propagating to the root logger where caplog listens.
+  monkeypatch.setattr(logs.logger, 'propagate', True)
+  with caplog.at_level(logging.INFO, logger=logs.logger.name):
     _, batches = _read('synth_rooms_ring_camera', root, 'train', context_size=2,
                        batch_size=4, max_batches=1)
   assert batches
