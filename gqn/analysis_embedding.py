@@ -88,9 +88,8 @@ def analyze_embedding(model, scenes, baseline=None, baseline_name='pixels', seed
 
   Returns:
     dict: per feature set ('r' and the baseline's name) its `scores` in the full
-    feature space (`grouping_scores`) and `points`, its [S * V, 2] PCA coordinates;
-    per embedding in EMBEDDINGS (`pca`, `tsne`), per feature set its `points` and the
-    `scores` of those 2-D points; `feature_sets`, the feature sets' names; `scene`, the
+    feature space (`grouping_scores`); per embedding in EMBEDDINGS (`pca`, `tsne`), per
+    feature set its `points` ([S * V, 2] coordinates) and the `scores` of those points; `feature_sets`, the feature sets' names; `scene`, the
     scene index of each point; `tsne_perplexity` and the counts.
   """
   num_scenes, num_views = scenes.frames.shape[:2]
@@ -110,10 +109,7 @@ def analyze_embedding(model, scenes, baseline=None, baseline_name='pixels', seed
       embedded[method][name] = collections.OrderedDict([
           ('points', points[method].round(5).tolist()),
           ('scores', grouping_scores(points[method], groups))])
-    # The feature set's own entry keeps the PCA points beside the full-space scores.
-    result[name] = collections.OrderedDict([
-        ('scores', grouping_scores(flat, groups)),
-        ('points', embedded['pca'][name]['points'])])
+    result[name] = collections.OrderedDict([('scores', grouping_scores(flat, groups))])
   result.update(embedded)
   result['feature_sets'] = list(features)
   result['scene'] = groups.tolist()
