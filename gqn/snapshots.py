@@ -74,16 +74,16 @@ def publish(model_dir, output_dir, metrics=None):
   return prefix
 
 
-def warm_start_settings(snapshot_dir):
+def warm_start_settings(checkpoint):
   """tf.estimator.WarmStartSettings that start a new run from a snapshot's variables.
 
-  Every variable of the snapshot (the model's and global_step, so the schedules go on
-  where they were) initialises its namesake; the optimizer's slots start afresh.
+  Every variable of the checkpoint (a snapshot's: the model's and global_step, so the
+  schedules go on where they were) initialises its namesake; the optimizer's slots start
+  afresh.
 
-  Raises:
-    ValueError: no checkpoint in `snapshot_dir`.
+  Args:
+    checkpoint: the checkpoint prefix (checkpoints.find_checkpoint of the snapshot).
   """
-  checkpoint = checkpoints.find_checkpoint(snapshot_dir)
   names = model_variable_names(checkpoint)
   # A list of patterns selects among all global variables (a single pattern only among
   # the trainable ones, which would leave out global_step).

@@ -147,7 +147,7 @@ def train(config, data_dir, dataset, model_dir, options=None):
     if resumed is None and options.init_from:
       start = checkpoints.find_checkpoint(options.init_from)
       checkpoints.check_compatible(start, config)
-      warm_start = snapshots.warm_start_settings(options.init_from)
+      warm_start = snapshots.warm_start_settings(start)
       logs.logger.info('Starting from the snapshot %s (global step %d), with fresh '
                        'optimizer slots.', start, checkpoints.global_step(start))
     model_dir_lib.write_config(model_dir, config)
