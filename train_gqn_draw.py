@@ -90,9 +90,11 @@ def _parser():
   parser.add_argument('--xla', action='store_true',
                       help='Compile the graphs with XLA (global JIT; on CPU it also sets '
                       'TF_XLA_FLAGS=--tf_xla_cpu_global_jit).')
-  parser.add_argument('--mixed_precision', choices=('float16', 'bfloat16'), default=None,
+  parser.add_argument('--mixed_precision', choices=('float16', 'bfloat16', 'auto'),
+                      default=None,
                       help='Compute in this dtype (GPUs: float16; CPUs with bfloat16 '
-                      'support: bfloat16); variables and checkpoints stay float32.')
+                      'support: bfloat16; auto: bfloat16 on a CPU with AMX or AVX512_BF16, '
+                      'else float32); variables and checkpoints stay float32.')
   # Distribution. --batch_size is per replica; steps count global updates.
   parser.add_argument('--distribution', choices=distribute_lib.MODES,
                       default=distribute_lib.NONE,

@@ -81,8 +81,10 @@ def _parser():
   # Runtime options.
   parser.add_argument('--xla', action='store_true',
                       help='Compile the graphs with XLA (global JIT).')
-  parser.add_argument('--mixed_precision', choices=('float16', 'bfloat16'), default=None,
-                      help='Compute in this dtype with float32 variables.')
+  parser.add_argument('--mixed_precision', choices=('float16', 'bfloat16', 'auto'),
+                      default=None,
+                      help='Compute in this dtype with float32 variables (auto: bfloat16 on a CPU '
+                      'with native bfloat16, else float32).')
   parser.add_argument('--onednn', choices=('0', '1'), default=None,
                       help='Set TF_ENABLE_ONEDNN_OPTS (default: TensorFlow\'s default).')
   parser.add_argument('--intra_op_threads', type=int, default=0,
@@ -340,8 +342,10 @@ def main(argv=None):
   _set_environment(args)
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
   from gqn import gqn_params  # pylint: disable=g-import-not-at-top
+  from gqn import precision  # pylint: disable=g-import-not-at-top
   tf.disable_eager_execution()
   tf.logging.set_verbosity(tf.logging.ERROR)
+  args.mixed_precision = precision.resolve(args.mixed_precision)
 
   if args.config:
     with open(args.config) as f:

@@ -21,6 +21,7 @@ from gqn import estimator as estimator_lib
 from gqn import interrupts
 from gqn import loss_guard
 from gqn import model_dir as model_dir_lib
+from gqn import precision
 from gqn import snapshots
 from gqn import train_clock
 
@@ -48,7 +49,8 @@ from gqn import train_clock
 #     images of the dataset's size, non-finite cameras) and report them at the end,
 #     instead of stopping at the first.
 #   xla: compile the graphs with XLA (global JIT).
-#   mixed_precision: None, 'float16' or 'bfloat16': the compute dtype; variables and
+#   mixed_precision: None, 'float16', 'bfloat16' or 'auto' (bfloat16 on a CPU with
+#     native bfloat16, else float32: gqn/precision.py): the compute dtype; variables and
 #     checkpoints stay float32.
 #   max_minutes: stop once this run has trained that long, whatever the step (None: no
 #     limit); the checkpoint of the step reached is saved.
@@ -140,6 +142,12 @@ def train(config, data_dir, dataset, model_dir, options=None):
     check_dataset(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL)
   elif role != distribute_lib.PS:  # A parameter server reads no data.
     check_dataset(config, data_dir, dataset)
+  mixed_precision = precision.resolve(options.mixed_precision)
+  if options.mixed_precision == precision.AUTO:
+    logs.logger.info('Computing in %s (--mixed_precision auto: %s); variables and '
+                     'checkpoints stay float32.', mixed_precision or 'float32',
+                     'this CPU has native bfloat16' if mixed_precision
+                     else 'no CPU with native bfloat16 here')
   warm_start = None
   if distribute_lib.is_chief(distribution.task):
     # Before the config is written: a checkpoint that does not fit it is refused.
@@ -160,7 +168,7 @@ def train(config, data_dir, dataset, model_dir, options=None):
   estimator = estimator_lib.make_estimator(
       config, model_dir, options.debug, options.log_steps, options.chkpt_steps,
       options.memcap, graph_seed, distribution=distribution, xla=options.xla,
-      mixed_precision=options.mixed_precision, max_steps=options.max_steps,
+      mixed_precision=mixed_precision, max_steps=options.max_steps,
       keep_checkpoints=options.keep_checkpoints, warm_start_from=warm_start)
   logs.logger.info('Training a GQN (batch size %d per replica) on %s in %s; config: %s',
                    batch_size, dataset, model_dir, config)
