@@ -43,6 +43,7 @@ if _ROOT not in sys.path:
   sys.path.insert(0, _ROOT)
 
 from bench import flops  # pylint: disable=g-import-not-at-top
+from bench import op_profile  # pylint: disable=g-import-not-at-top
 from data_provider import flag_types  # pylint: disable=g-import-not-at-top
 
 MODES = ('train', 'generate', 'eval')
@@ -103,6 +104,10 @@ def _parser():
                       help='Batches of 36 timed.')
   parser.add_argument('--pipeline_threads', type=flag_types.positive_int, default=4,
                       help='num_threads of gqn_dataset.')
+  parser.add_argument('--profile', action='store_true',
+                      help='After timing, trace 3 steps of each run and print where the '
+                      'time goes by op type (bench/op_profile.py); the traced steps are '
+                      'not timed.')
   # Output.
   parser.add_argument('--json', default=None, help='Write the results to this file.')
   return parser
@@ -242,6 +247,10 @@ def _time_models(tf, args, config, session_config):
           break
       for run in runs:
         results.append(run.result())
+        if args.profile:
+          totals = op_profile.trace(tf, run.session, run.fetch, run.feed)
+          results[-1]['op_seconds_per_step'] = collections.OrderedDict(
+              totals.most_common())
         run.close()
       print('  %s, batch %d: %s' % (mode, batch, ', '.join(
           '%s %.3f s' % (r['implementation'], r['seconds_median'])
@@ -376,6 +385,11 @@ def main(argv=None):
   report['models'] = results
   if results:
     print(_table(results))
+  for r in results:
+    if 'op_seconds_per_step' in r:
+      print('\nWhere the time goes: %s, %s, batch %d (op times summed over a traced step)'
+            % (r['implementation'], r['mode'], r['batch_size']))
+      print(op_profile.table(collections.Counter(r['op_seconds_per_step'])))
   if 'pipeline' in report:
     p = report['pipeline']
     print('input pipeline (%s, batch %d, 64 px, 5 context + target, %d threads): '

@@ -7,6 +7,7 @@ weights and with the sampling noise zeroed, their losses, gradients, images and 
 agree to float rounding, for both encoders and both prior timings.
 """
 
+import collections
 import json
 import os
 
@@ -17,6 +18,7 @@ import tensorflow.compat.v1 as tf
 import train_gqn_draw
 from bench import bench_gqn
 from bench import flops as flops_lib
+from bench import op_profile
 from data_provider.gqn_tfr_provider import Context, Query
 from gqn import fast_unroll
 from gqn import gqn_draw
@@ -432,3 +434,26 @@ def test_bench_reports_both_implementations_and_the_pipeline(tmp_path):
   pipeline = report['pipeline']
   assert pipeline['data'] == 'records in %s' % data_dir and pipeline['batch_size'] == 36
   assert pipeline['examples_per_second'] > 0
+
+
+def test_bench_profile_says_where_the_step_time_goes(tmp_path, capsys):
+  report_path = str(tmp_path / 'bench.json')
+  verbosity = tf.logging.get_verbosity()
+  try:
+    assert bench_gqn.main(['--preset', 'tiny', '--batch_sizes', '2', '--modes', 'train',
+                           '--repeats', '1', '--warmup', '0', '--pipeline', 'off',
+                           '--profile', '--json', report_path]) == 0
+  finally:
+    tf.logging.set_verbosity(verbosity)
+  with open(report_path) as f:
+    run, = json.load(f)['models']
+  seconds = run['op_seconds_per_step']
+  assert all(s >= 0 for s in seconds.values()) and sum(seconds.values()) > 0
+  # A training step runs forward and backward convolutions and the Adam update.
+  names = ' '.join(seconds)
+  assert 'Conv2DBackpropFilter' in names and 'ApplyAdam' in names
+  dense, casts, onednn = op_profile.summary(collections.Counter(seconds))
+  assert 0 < dense < 1 and casts < 0.01  # float32: only the step counter is cast
+  out = capsys.readouterr().out
+  assert 'Where the time goes: fast, train, batch 2' in out
+  assert 'Convolutions and matrix products' in out
