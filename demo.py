@@ -5,7 +5,9 @@
 1. Renders `synth_rooms_ring_camera` (this project's look-alike of DeepMind's
    rooms_ring_camera) into --data_dir, unless it is already there.
 2. Trains the `tiny` preset for --steps steps into --run_dir/model (a second run trains on
-   from the checkpoint, and does nothing once --steps is reached).
+   from the checkpoint, and does nothing once --steps is reached), its learning rate
+   annealed over those steps, in bfloat16 on a CPU that computes it natively
+   (`--mixed_precision auto`).
 3. Evaluates it on the test split with eval_gqn.py, writing metrics and pictures into
    --run_dir, and prints the error of the model's mean render next to two baselines
    computed on the same examples: the mean of the context views, and the context view
@@ -33,6 +35,7 @@ from data_provider.scenes import render  # pylint: disable=g-import-not-at-top
 from gqn import evaluation
 from gqn import gqn_params
 from gqn import pictures
+from gqn import precision
 from gqn import training
 
 DATASET = 'synth_rooms_ring_camera'
@@ -54,14 +57,17 @@ def run_demo(data_dir, run_dir, train_scenes, test_scenes, steps, batch_size, ev
                         workers=workers)
 
   model_dir = os.path.join(run_dir, 'model')
-  config = gqn_params.preset(PRESET)
+  # The recipe's rule: the learning rate reaches its floor as the run ends.
+  config = gqn_params.create_gqn_config({'ANNEAL_LR_TAU': steps},
+                                        base=gqn_params.preset(PRESET))
   print('[2/4] Training the %s GQN for %d steps (batch %d)%s in %s'
         % (PRESET, steps, batch_size,
            ' or %g minutes, whichever comes first' % train_minutes if train_minutes else '',
            model_dir), flush=True)
   training.train(config, data_dir, DATASET, model_dir, training.TrainOptions(
       batch_size=batch_size, max_steps=steps, chkpt_steps=max(steps // 4, 1),
-      log_steps=max(steps // 5, 1), seed=seed, max_minutes=train_minutes))
+      log_steps=max(steps // 5, 1), seed=seed, max_minutes=train_minutes,
+      mixed_precision=precision.AUTO))
 
   print('[3/4] Evaluating on %d test examples; pictures go to %s' % (eval_examples, run_dir),
         flush=True)
@@ -119,8 +125,8 @@ def main(argv=None):
                       help='Model, metrics and pictures.')
   parser.add_argument('--train_scenes', type=flag_types.positive_int, default=3000)
   parser.add_argument('--test_scenes', type=flag_types.positive_int, default=200)
-  parser.add_argument('--steps', type=flag_types.positive_int, default=15000,
-                      help='Training steps.')
+  parser.add_argument('--steps', type=flag_types.positive_int, default=10000,
+                      help='Training steps (and the learning rate\'s anneal).')
   parser.add_argument('--train_minutes', type=float, default=TRAIN_MINUTES,
                       help='Stop training after this many minutes even before --steps, so '
                       'that the demo ends in about a quarter of an hour on a slower CPU '
