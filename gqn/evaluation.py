@@ -436,11 +436,37 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   return metrics
 
 
+def _measured_before(out, prefix, dataset, options):
+  """The metrics.json in `out` if it measured checkpoint `prefix` as `options` would.
+
+  It must be newer than the checkpoint and name the same checkpoint, dataset, seed,
+  number of samples and of examples; else None, and the checkpoint is evaluated again.
+  """
+  path = os.path.join(out, 'metrics.json')
+  try:
+    if os.path.getmtime(path) < os.path.getmtime(prefix + '.index'):
+      return None
+    with open(path) as f:
+      metrics = json.load(f)
+  except (IOError, OSError, ValueError):
+    return None
+  wanted = {'dataset': dataset, 'seed': options.get('seed', 0),
+            'num_examples': options.get('max_examples', 256),
+            'num_samples': max(options.get('num_samples', 3), 1)}
+  if (os.path.basename(str(metrics.get('checkpoint'))) != os.path.basename(prefix)
+      or any(metrics.get(key) != value for key, value in wanted.items())):
+    return None
+  return metrics
+
+
 def evaluate_all(model_dir, data_dir, dataset, output_dir=None, **kwargs):
   """Evaluates every checkpoint of `model_dir` on the same examples: the learning curve.
 
   Each checkpoint's metrics.json and pictures go to `output_dir/model.ckpt-STEP/`, and
   curves.csv and curves.png (gqn/curves.py) to `output_dir` (default <model_dir>/eval).
+  A checkpoint whose metrics.json there already measured it on the same examples (same
+  dataset, seed, examples and samples, written after the checkpoint) is not evaluated
+  again: a second `make results` only evaluates the checkpoints that are new.
 
   Args:
     model_dir, data_dir, dataset: as for `evaluate`.
@@ -456,8 +482,12 @@ def evaluate_all(model_dir, data_dir, dataset, output_dir=None, **kwargs):
   kwargs.setdefault('report', False)
 
   def evaluate_checkpoint(prefix):
-    return evaluate(model_dir, data_dir, dataset, checkpoint=prefix,
-                    output_dir=os.path.join(output_dir, os.path.basename(prefix)), **kwargs)
+    out = os.path.join(output_dir, os.path.basename(prefix))
+    earlier = _measured_before(out, prefix, dataset, kwargs)
+    if earlier is not None:
+      return earlier
+    return evaluate(model_dir, data_dir, dataset, checkpoint=prefix, output_dir=out,
+                    **kwargs)
 
   rows, written = curves.evaluate_checkpoints(model_dir, evaluate_checkpoint, output_dir,
                                               progress=logs.logger.info)

@@ -11,6 +11,7 @@ import eval_gqn
 import train_gqn_draw
 from gqn import curves
 from gqn import estimator
+from gqn import evaluation
 from gqn import gqn_params
 from gqn import model_dir as model_dir_lib
 from gqn import train_clock
@@ -127,3 +128,28 @@ def test_without_random_context_size_and_in_evaluation_every_batch_has_k_views(
   fixed = config._replace(RANDOM_CONTEXT_SIZE=False)
   assert _context_sizes(fixed, fake_data_dir, 6)[0] == [config.CONTEXT_SIZE] * 6
   assert _context_sizes(config, fake_data_dir, 6, mode=MODES.EVAL)[0] == [5] * 6
+
+
+def test_the_curve_reuses_checkpoints_measured_on_the_same_examples(tiny_model,
+                                                                    fake_data_dir, tmp_path,
+                                                                    monkeypatch):
+  out = str(tmp_path / 'curve')
+  options = dict(max_examples=4, batch_size=2, num_samples=1, seed=0, flight=0)
+  first = evaluation.evaluate_all(tiny_model, fake_data_dir, DATASET, output_dir=out,
+                                  **options)
+  evaluated = []
+  measure = evaluation.evaluate
+
+  def counting(*args, **kwargs):
+    evaluated.append(kwargs['checkpoint'])
+    return measure(*args, **kwargs)
+
+  monkeypatch.setattr(evaluation, 'evaluate', counting)
+  again = evaluation.evaluate_all(tiny_model, fake_data_dir, DATASET, output_dir=out,
+                                  **options)
+  assert evaluated == [] and again == first
+  # Other examples (another seed) or another number of samples: measured anew.
+  for change in ({'seed': 1}, {'num_samples': 2}):
+    evaluation.evaluate_all(tiny_model, fake_data_dir, DATASET, output_dir=out,
+                            **dict(options, **change))
+  assert len(evaluated) == 2 * len(first)
