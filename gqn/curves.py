@@ -11,6 +11,7 @@ also written as TensorBoard scalars beside the training run's event files
 import collections
 import csv
 import glob
+import json
 import math
 import os
 import re
@@ -49,6 +50,28 @@ def curve_row(metrics, training_seconds):
   row['context_mean_psnr_db'] = _psnr(baselines.get('context_mean_mse'))
   row['nearest_context_psnr_db'] = _psnr(baselines.get('nearest_context_mse'))
   return row
+
+
+def metrics_measured_before(out, prefix, dataset, seed, num_examples, num_samples):
+  """The metrics.json in `out` if it measured checkpoint `prefix` on these examples.
+
+  It must be newer than the checkpoint and name the same checkpoint, dataset, seed,
+  number of examples and of samples; else None, and the checkpoint is evaluated again.
+  """
+  path = os.path.join(out, 'metrics.json')
+  try:
+    if os.path.getmtime(path) < os.path.getmtime(prefix + '.index'):
+      return None
+    with open(path) as f:
+      metrics = json.load(f)
+  except (IOError, OSError, ValueError):
+    return None
+  wanted = {'dataset': dataset, 'seed': seed, 'num_examples': num_examples,
+            'num_samples': num_samples}
+  if (os.path.basename(str(metrics.get('checkpoint'))) != os.path.basename(prefix)
+      or any(metrics.get(key) != value for key, value in wanted.items())):
+    return None
+  return metrics
 
 
 def evaluate_checkpoints(model_dir, evaluate_checkpoint, output_dir, progress=print):

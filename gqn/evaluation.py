@@ -436,29 +436,6 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   return metrics
 
 
-def _measured_before(out, prefix, dataset, options):
-  """The metrics.json in `out` if it measured checkpoint `prefix` as `options` would.
-
-  It must be newer than the checkpoint and name the same checkpoint, dataset, seed,
-  number of samples and of examples; else None, and the checkpoint is evaluated again.
-  """
-  path = os.path.join(out, 'metrics.json')
-  try:
-    if os.path.getmtime(path) < os.path.getmtime(prefix + '.index'):
-      return None
-    with open(path) as f:
-      metrics = json.load(f)
-  except (IOError, OSError, ValueError):
-    return None
-  wanted = {'dataset': dataset, 'seed': options.get('seed', 0),
-            'num_examples': options.get('max_examples', 256),
-            'num_samples': max(options.get('num_samples', 3), 1)}
-  if (os.path.basename(str(metrics.get('checkpoint'))) != os.path.basename(prefix)
-      or any(metrics.get(key) != value for key, value in wanted.items())):
-    return None
-  return metrics
-
-
 def evaluate_all(model_dir, data_dir, dataset, output_dir=None, **kwargs):
   """Evaluates every checkpoint of `model_dir` on the same examples: the learning curve.
 
@@ -483,7 +460,10 @@ def evaluate_all(model_dir, data_dir, dataset, output_dir=None, **kwargs):
 
   def evaluate_checkpoint(prefix):
     out = os.path.join(output_dir, os.path.basename(prefix))
-    earlier = _measured_before(out, prefix, dataset, kwargs)
+    earlier = curves.metrics_measured_before(
+        out, prefix, dataset, seed=kwargs.get('seed', 0),
+        num_examples=kwargs.get('max_examples', 256),
+        num_samples=max(kwargs.get('num_samples', 3), 1))
     if earlier is not None:
       return earlier
     return evaluate(model_dir, data_dir, dataset, checkpoint=prefix, output_dir=out,
