@@ -45,9 +45,9 @@ from gqn import training
 # The measured recipe per dataset (docs/experiments.md, section 9): scenes rendered and
 # steps of batch 16 with the tiny preset (its learning rate anneals over these 60000
 # steps), in bfloat16 where the CPU computes it natively; the snapshots in models/ are
-# these runs' last checkpoints. 60000 steps are 52 minutes of training on 2 quiet cores
-# of an AMX CPU at the step's benchmarked 0.052 s in bfloat16 (0.060 s in float32, 60
-# minutes); a CPU without AVX-512 takes about twice that.
+# these runs' last checkpoints. 60000 steps are 27 minutes of training on 2 quiet cores
+# of an AMX CPU at the step's benchmarked 0.027 s in bfloat16 (36 minutes in float32);
+# the AMD EPYC of section 6, without AVX-512, steps at 0.118 s: about two hours.
 Recipe = collections.namedtuple('Recipe', ['train_scenes', 'test_scenes', 'steps'])
 RECIPES = collections.OrderedDict([
     ('synth_rooms_ring_camera', Recipe(3000, 200, 60000)),
