@@ -143,11 +143,11 @@ def train(config, data_dir, dataset, model_dir, options=None):
   elif role != distribute_lib.PS:  # A parameter server reads no data.
     check_dataset(config, data_dir, dataset)
   mixed_precision = precision.resolve(options.mixed_precision)
+  computing = ''
   if options.mixed_precision == precision.AUTO:
-    logs.logger.info('Computing in %s (--mixed_precision auto: %s); variables and '
-                     'checkpoints stay float32.', mixed_precision or 'float32',
-                     'this CPU has native bfloat16' if mixed_precision
-                     else 'no CPU with native bfloat16 here')
+    computing = ' computing in %s (--mixed_precision auto: %s);' % (
+        mixed_precision or 'float32',
+        'this CPU has native bfloat16' if mixed_precision else 'no native bfloat16 here')
   warm_start = None
   if distribute_lib.is_chief(distribution.task):
     # Before the config is written: a checkpoint that does not fit it is refused.
@@ -170,8 +170,8 @@ def train(config, data_dir, dataset, model_dir, options=None):
       options.memcap, graph_seed, distribution=distribution, xla=options.xla,
       mixed_precision=mixed_precision, max_steps=options.max_steps,
       keep_checkpoints=options.keep_checkpoints, warm_start_from=warm_start)
-  logs.logger.info('Training a GQN (batch size %d per replica) on %s in %s; config: %s',
-                   batch_size, dataset, model_dir, config)
+  logs.logger.info('Training a GQN (batch size %d per replica) on %s in %s;%s config: %s',
+                   batch_size, dataset, model_dir, computing, config)
   if distribution.mode != distribute_lib.NONE:
     logs.logger.info(distribute_lib.describe(distribution, batch_size))
   logs.logger.info('Learning rate %g -> %g over ANNEAL_LR_TAU = %d global steps; a global '
