@@ -46,9 +46,8 @@ def summary(totals):
   total = sum(totals.values()) or 1.0
   def share(pick):
     return sum(s for name, s in totals.items() if pick(name)) / total
-  dense = ('Conv2D', 'MatMul', 'BatchMatMul', 'Conv2DBackpropInput', 'Conv2DBackpropFilter')
-  return (share(lambda name: any(name.endswith(d) for d in dense)
-                or 'Conv2D' in name or 'MatMul' in name),
+  # Every convolution (forward, both backward, fused) and matrix product, oneDNN's or not.
+  return (share(lambda name: 'Conv2D' in name or 'MatMul' in name),
           share(lambda name: name.endswith('Cast')),
           share(lambda name: name.startswith(ONEDNN_PREFIX)))
 

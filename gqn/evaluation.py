@@ -35,6 +35,7 @@ A new metric is a sum in `_accumulate` (per batch, weighted by examples) and a k
 """
 
 import collections
+import inspect
 import json
 import math
 import os
@@ -436,6 +437,12 @@ def evaluate(model_dir, data_dir, dataset, checkpoint=None, preset=None,
   return metrics
 
 
+# evaluate's keyword defaults, read off its signature rather than written again.
+_EVALUATE_DEFAULTS = {name: parameter.default for name, parameter
+                      in inspect.signature(evaluate).parameters.items()
+                      if parameter.default is not inspect.Parameter.empty}
+
+
 def evaluate_all(model_dir, data_dir, dataset, output_dir=None, **kwargs):
   """Evaluates every checkpoint of `model_dir` on the same examples: the learning curve.
 
@@ -460,10 +467,11 @@ def evaluate_all(model_dir, data_dir, dataset, output_dir=None, **kwargs):
 
   def evaluate_checkpoint(prefix):
     out = os.path.join(output_dir, os.path.basename(prefix))
+    # What `evaluate` will measure with these kwargs (its own defaults for the rest).
+    given = dict(_EVALUATE_DEFAULTS, **kwargs)
     earlier = curves.metrics_measured_before(
-        out, prefix, dataset, seed=kwargs.get('seed', 0),
-        num_examples=kwargs.get('max_examples', 256),
-        num_samples=max(kwargs.get('num_samples', 3), 1))
+        out, prefix, dataset, seed=given['seed'], num_examples=given['max_examples'],
+        num_samples=max(given['num_samples'], 1))  # at least one sample is drawn
     if earlier is not None:
       return earlier
     return evaluate(model_dir, data_dir, dataset, checkpoint=prefix, output_dir=out,

@@ -54,8 +54,8 @@ def resolve(mixed_precision, has_gpu=None, cpuinfo='/proc/cpuinfo'):
 
   'auto' is bfloat16 when the model runs on a CPU with native bfloat16 (AMX or
   AVX512_BF16) and float32 otherwise (a GPU, or a CPU without it, where bfloat16 would be
-  emulated). On an AMX CPU the tiny step trains 1.2x faster in bfloat16 and the wider
-  `small` preset's 1.4x, and learns as much per step (docs/experiments.md, section 9).
+  emulated). On an AMX CPU the tiny step trains 1.33x faster in bfloat16 (64-channel
+  cores 1.37x) and learns as much per step (docs/experiments.md, section 9).
 
   Args:
     mixed_precision: None (float32), 'float16', 'bfloat16' or 'auto'.
