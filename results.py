@@ -5,7 +5,8 @@
 
 For each dataset of the recipe (RECIPES) it
 1. renders the training and test scenes into --data_dir (skipped when already there);
-2. trains the `tiny` preset with the recipe's batch size and steps into
+2. trains the `tiny` preset with the recipe's batch size and steps, its learning rate
+   annealed over those steps, into
    --run_dir/<dataset>/model, keeping every checkpoint (a second run trains on, and does
    nothing once the steps are reached);
 3. evaluates every checkpoint on the same test examples: curves.csv and curves.png in
@@ -17,8 +18,8 @@ For each dataset of the recipe (RECIPES) it
    gqn_config.json, the checkpoint without optimizer slots, metrics.json);
 and prints one row per dataset of the README's results table. The same recipe as flags:
   python3 train_gqn_draw.py --preset PRESET --batch_size BATCH --max_steps STEPS \\
-      --mixed_precision auto --chkpt_steps 2500 --keep_checkpoints 0 --seed 0 \\
-      --dataset NAME ...
+      --anneal_lr_tau STEPS --mixed_precision auto --chkpt_steps 2500 \\
+      --keep_checkpoints 0 --seed 0 --dataset NAME ...
 """
 
 import argparse
@@ -70,7 +71,11 @@ def run_dataset(dataset, recipe, data_dir, run_dir, models_dir, seed=0, analyses
                         seed=seed)
   print('%s: training the %s GQN for %d steps of batch %d'
         % (dataset, PRESET, recipe.steps, BATCH_SIZE), flush=True)
-  training.train(gqn_params.preset(PRESET), data_dir, dataset, model_dir,
+  # The learning rate anneals over the run's own steps, so it reaches its floor as the
+  # run ends (docs/experiments.md, sections 8 and 9).
+  config = gqn_params.create_gqn_config({'ANNEAL_LR_TAU': recipe.steps},
+                                        base=gqn_params.preset(PRESET))
+  training.train(config, data_dir, dataset, model_dir,
                  training.TrainOptions(batch_size=BATCH_SIZE, max_steps=recipe.steps,
                                        chkpt_steps=CHECKPOINT_STEPS, keep_checkpoints=0,
                                        log_steps=500, seed=seed,

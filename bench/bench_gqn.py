@@ -19,6 +19,12 @@ convolutions (forward and both backward ops), transposed convolutions and matrix
 products that the fetched op depends on, 2 FLOPs each, after merging identical nodes as
 TensorFlow's graph optimiser does; element-wise ops are not counted.
 
+Machine speed: a shared machine's speed can change 2x within an hour, so between the
+rounds of model runs a 2048x2048 matrix product in the compute dtype is timed too, and its
+GFLOP/s is reported beside the step times (`reference_matmul`). Step times taken at
+different moments compare through it: a step that reads 2x slower while the product does
+too is the same step on a slower machine.
+
 Memory: `peak RSS` is the process's peak resident memory while that graph ran (all
 graphs of the run stay loaded, so it includes the others' weights); `step memory` is
 how far one run raises the resident memory above what it was just before (freed heap
@@ -157,6 +163,38 @@ def _reset_peak_rss():
 
 # The model runs.
 
+REFERENCE_MATMUL_SIZE = 2048
+
+
+class _MatmulRun(object):
+  """A square matrix product in the compute dtype: the machine's speed at that moment."""
+
+  def __init__(self, tf, mixed_precision, session_config, size=REFERENCE_MATMUL_SIZE):
+    self.dtype, self.size = mixed_precision or 'float32', size
+    self.graph = tf.Graph()
+    with self.graph.as_default():
+      a = tf.cast(tf.random.uniform((size, size), seed=0), self.dtype)
+      # A sum keeps the product from being fetched whole; the product dominates the time.
+      self.fetch = tf.reduce_sum(tf.cast(tf.matmul(a, a), tf.float32))
+    self.session = tf.Session(graph=self.graph, config=session_config)
+    self.session.run(self.fetch)
+    self.seconds = []
+
+  def run(self):
+    start = time.perf_counter()
+    self.session.run(self.fetch)
+    self.seconds.append(time.perf_counter() - start)
+
+  def close(self):
+    self.session.close()
+
+  def result(self):
+    return collections.OrderedDict([
+        ('size', self.size), ('dtype', self.dtype),
+        ('gflop_per_second', 2. * self.size ** 3 / float(np.median(self.seconds)) / 1e9),
+        ('runs', len(self.seconds))])
+
+
 class _ModelRun(object):
   """One graph (a mode of the model_fn at one batch size) and a session to run it."""
 
@@ -228,8 +266,12 @@ class _ModelRun(object):
         ('step_memory_mb', round(self.step_memory, 1))])
 
 
-def _time_models(tf, args, config, session_config):
-  """Times every mode and batch size; implementations alternate run by run."""
+def _time_models(tf, args, config, session_config, matmul):
+  """Times every mode and batch size; implementations alternate run by run.
+
+  After each round of runs `matmul` (a _MatmulRun) is timed once, so the machine's speed
+  is sampled over the same minutes as the steps.
+  """
   implementations = ['fast', 'reference'] if args.reference else [args.implementation]
   results = []
   for batch in [int(b) for b in args.batch_sizes.split(',') if b]:
@@ -243,6 +285,7 @@ def _time_models(tf, args, config, session_config):
       for _ in range(args.repeats):
         for run in runs:  # A B A B ...: both see the same machine load, in turn.
           run.run()
+        matmul.run()
         if args.max_seconds and time.time() - start > args.max_seconds:
           break
       for run in runs:
@@ -381,10 +424,16 @@ def main(argv=None):
     report['pipeline'] = _time_pipeline(tf, args, session_config)
   results = []
   if args.pipeline != 'only':
-    results = _time_models(tf, args, config, session_config)
+    matmul = _MatmulRun(tf, args.mixed_precision, session_config)
+    results = _time_models(tf, args, config, session_config, matmul)
+    report['reference_matmul'] = matmul.result()
+    matmul.close()
   report['models'] = results
   if results:
     print(_table(results))
+    m = report['reference_matmul']
+    print('Machine speed over the same minutes: a %dx%d %s matmul at %.0f GFLOP/s (median '
+          'of %d).' % (m['size'], m['size'], m['dtype'], m['gflop_per_second'], m['runs']))
   for r in results:
     if 'op_seconds_per_step' in r:
       print('\nWhere the time goes: %s, %s, batch %d (op times summed over a traced step)'

@@ -431,6 +431,10 @@ def test_bench_reports_both_implementations_and_the_pipeline(tmp_path):
     assert run['gflop_per_example'] <= reference['gflop_per_example']
   assert runs[('fast', 'train', 1)]['gflop_per_example'] < (
       runs[('reference', 'train', 1)]['gflop_per_example'])
+  # The machine's speed, sampled once per round: 2 rounds of each of 4 measurements.
+  matmul = report['reference_matmul']
+  assert matmul['runs'] == 8 and matmul['dtype'] == 'float32' and matmul['size'] == 2048
+  assert matmul['gflop_per_second'] > 0
   pipeline = report['pipeline']
   assert pipeline['data'] == 'records in %s' % data_dir and pipeline['batch_size'] == 36
   assert pipeline['examples_per_second'] > 0
@@ -446,7 +450,9 @@ def test_bench_profile_says_where_the_step_time_goes(tmp_path, capsys):
   finally:
     tf.logging.set_verbosity(verbosity)
   with open(report_path) as f:
-    run, = json.load(f)['models']
+    report = json.load(f)
+  run, = report['models']
+  assert report['reference_matmul']['runs'] == 1
   seconds = run['op_seconds_per_step']
   assert all(s >= 0 for s in seconds.values()) and sum(seconds.values()) > 0
   # A training step runs forward and backward convolutions and the Adam update.
@@ -457,3 +463,4 @@ def test_bench_profile_says_where_the_step_time_goes(tmp_path, capsys):
   out = capsys.readouterr().out
   assert 'Where the time goes: fast, train, batch 2' in out
   assert 'Convolutions and matrix products' in out
+  assert 'Machine speed over the same minutes: a 2048x2048 float32 matmul at' in out

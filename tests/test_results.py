@@ -35,6 +35,8 @@ def test_results_render_train_curve_and_table(tmp_path, monkeypatch, capsys):
   assert sorted(os.listdir(published)) == [
       'checkpoint', 'gqn_config.json', 'metrics.json',
       'model.ckpt-20.data-00000-of-00001', 'model.ckpt-20.index']
+  # The learning rate annealed over the recipe's 20 steps.
+  assert json.load(open(os.path.join(published, 'gqn_config.json')))['ANNEAL_LR_TAU'] == 20
   assert json.load(open(os.path.join(published, 'metrics.json'))) == json.load(
       open(os.path.join(out, 'metrics.json')))
   row = json.load(open(os.path.join(out, 'results.json')))
