@@ -111,8 +111,12 @@ def run_dataset(dataset, recipe, data_dir, run_dir, models_dir, seed=0, analyses
 
 
 def table(rows):
-  """The results as the README's Markdown table."""
-  lines = ['| dataset | steps | training (min) | PSNR (dB) | SSIM | MSE | KL (nats) | '
+  """The results as the README's Markdown table.
+
+  The training minutes are wall time: the compute only where nothing else shared the
+  machine (resumed runs count the time of every part).
+  """
+  lines = ['| dataset | steps | training wall time (min) | PSNR (dB) | SSIM | MSE | KL (nats) | '
            'best of %d MSE | context mean MSE | nearest view MSE |' % NUM_SAMPLES,
            '|---|---|---|---|---|---|---|---|---|---|']
   for row in rows:
