@@ -116,8 +116,8 @@ def table(rows):
   The training minutes are wall time: the compute only where nothing else shared the
   machine (resumed runs count the time of every part).
   """
-  lines = ['| dataset | steps | training wall time (min) | PSNR (dB) | SSIM | MSE | KL (nats) | '
-           'best of %d MSE | context mean MSE | nearest view MSE |' % NUM_SAMPLES,
+  lines = ['| dataset | steps | training wall time (min) | PSNR (dB) | SSIM | MSE | '
+           'KL (nats) | best of %d MSE | context mean MSE | nearest view MSE |' % NUM_SAMPLES,
            '|---|---|---|---|---|---|---|---|---|---|']
   for row in rows:
     lines.append('| %s | %d | %.0f | %.2f | %.3f | %.5f | %.2f | %.5f | %.5f | %.5f |' % (
