@@ -1,8 +1,8 @@
 # GQN: `make test` runs the test suite, `make test-fast` all but the slow tests (for the
 # edit loop), `make demo` renders a small rooms dataset, trains the tiny preset on it and
-# evaluates it, `make results` reproduces the published learning result (per dataset about
-# half an hour on 2 cores of an AMX CPU, two hours without AVX-512). All create .venv when
-# needed.
+# evaluates it, `make results` reproduces the published learning result (rooms an hour of
+# training on 2 quiet cores of an AMX CPU, Shepard-Metzler half an hour; 4.4x as long
+# without AVX-512). All create .venv when needed.
 
 # TensorFlow with tf.estimator exists for Python 3.9-3.11 (TF 2.15) and <= 3.7 (TF 1.15).
 PYTHON ?= $(shell for p in python3.11 python3.10 python3.9 python3 python3.7; do \
