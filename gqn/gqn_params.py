@@ -164,9 +164,9 @@ def tiny_config():
     its floor as a 60000-step run ends (docs/experiments.md, section 9). Annealed over
     20000 steps it sat at its floor for the last third of a 30000-step run, and rooms
     gained 0.00030 in MSE there against 0.00157 in the 10000 steps before (section 8).
-    A run of another length matches it with --anneal_lr_tau: the published rooms
-    snapshot's 130000 steps, annealed over all of them, render at 0.00514 against 0.00583
-    after 60000 (section 10).
+    A run of another length matches it with --anneal_lr_tau: the hour's 130000 steps,
+    annealed over all of them, render rooms at 0.00514 against 0.00583 after 60000
+    (section 10).
   It trains as the paper did where that was measured to help or is needed:
   - the paper's prior timing (PRIOR_BEFORE_UPDATE): with tf-gqn's, sigma 0.7 generates
     worse as training goes on (0.0117 after 10000 steps), with the paper's it keeps
