@@ -47,10 +47,10 @@ from gqn import training
 # rendered and steps of batch 16 with the tiny preset, its learning rate annealed over
 # the recipe's steps, in bfloat16 where the CPU computes it natively; the snapshots in
 # models/ are these runs' last checkpoints. Rooms renders 10000 training scenes: over an
-# hour, 3000 are overfitted (section 11); the 200 test scenes are the same either way. At the tiny step's benchmarked 0.027 s in
-# bfloat16 on 2 quiet cores of an AMX CPU, rooms' 130000 steps are the hour (58 minutes)
-# and Shepard-Metzler's 60000 steps 27 minutes; the AMD EPYC of section 6, without
-# AVX-512, steps at 0.118 s, 4.4x as long.
+# hour, 3000 are overfitted (section 11); the 200 test scenes are the same either way.
+# At the tiny step's benchmarked 0.027 s in bfloat16 on 2 quiet cores of an AMX CPU,
+# rooms' 130000 steps are the hour (58 minutes) and Shepard-Metzler's 60000 steps 27
+# minutes; the AMD EPYC of section 6, without AVX-512, steps at 0.118 s, 4.4x as long.
 Recipe = collections.namedtuple('Recipe', ['train_scenes', 'test_scenes', 'steps'])
 RECIPES = collections.OrderedDict([
     ('synth_rooms_ring_camera', Recipe(10000, 200, 130000)),
