@@ -126,6 +126,9 @@ def main(argv=None):
       config_dir = args.init_from
     resolved = model_dir_lib.resolve_config(config_dir, args.preset,
                                             flags.config_overrides(args))
+    if args.sigma_late is not None and not resolved.config.SIGMA_LATE_STEP:
+      raise ValueError('--sigma_late %g has no step to start from; give --sigma_late_step '
+                       '(e.g. 100000 for a 130000-step run).' % args.sigma_late)
     if resolved.recorded:
       logs.logger.info('Training on with the config recorded in %s.', resolved.source)
     distribution = distribute_lib.make_distribution(

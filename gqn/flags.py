@@ -25,6 +25,8 @@ FLAG_FIELDS = collections.OrderedDict([
     ('adam_lr_alpha', ('ADAM_LR_ALPHA',)),
     ('adam_lr_beta', ('ADAM_LR_BETA',)),
     ('anneal_lr_tau', ('ANNEAL_LR_TAU',)),
+    ('sigma_late', ('GENERATOR_SIGMA_LATE',)),
+    ('sigma_late_step', ('SIGMA_LATE_STEP',)),
 ])
 
 
@@ -63,6 +65,12 @@ def define_config_flags(parser, encoder=False, schedule=False):
                         help='Final learning rate (tf-gqn: 5e-5).')
     parser.add_argument('--anneal_lr_tau', type=flag_types.positive_int, default=None,
                         help='Steps over which the learning rate anneals.')
+    parser.add_argument('--sigma_late', type=float, default=None,
+                        help='Pixel sigma from --sigma_late_step on (the late stage of its '
+                        'schedule; the recipe: 0.5 from step 100000 of 130000).')
+    parser.add_argument('--sigma_late_step', type=int, default=None,
+                        help='Global step where --sigma_late takes over; 0 (the default) '
+                        'keeps the annealed sigma to the end.')
 
 
 def config_overrides(args):

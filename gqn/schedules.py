@@ -23,9 +23,17 @@ def annealed_value(step, alpha, beta, tau):
 
 
 def pixel_sigma(step, config):
-  """The annealed standard deviation sigma_t of the pixel likelihood at `step`."""
-  return annealed_value(step, config.GENERATOR_SIGMA_ALPHA, config.GENERATOR_SIGMA_BETA,
-                        config.ANNEAL_SIGMA_TAU)
+  """The standard deviation sigma_t of the pixel likelihood at `step`.
+
+  Annealed from GENERATOR_SIGMA_ALPHA to GENERATOR_SIGMA_BETA over ANNEAL_SIGMA_TAU
+  steps; with SIGMA_LATE_STEP > 0, GENERATOR_SIGMA_LATE from that step on.
+  """
+  sigma = annealed_value(step, config.GENERATOR_SIGMA_ALPHA, config.GENERATOR_SIGMA_BETA,
+                         config.ANNEAL_SIGMA_TAU)
+  if not config.SIGMA_LATE_STEP:
+    return sigma
+  late = tf.cast(step, tf.float32) >= float(config.SIGMA_LATE_STEP)
+  return tf.where(late, tf.constant(config.GENERATOR_SIGMA_LATE, tf.float32), sigma)
 
 
 def learning_rate(step, config):

@@ -178,6 +178,11 @@ def train(config, data_dir, dataset, model_dir, options=None):
                    'step is one update, so the schedule does not change with the number '
                    'of replicas.', config.ADAM_LR_ALPHA, config.ADAM_LR_BETA,
                    config.ANNEAL_LR_TAU)
+  if config.SIGMA_LATE_STEP:
+    logs.logger.info('Pixel sigma %g -> %g over ANNEAL_SIGMA_TAU = %d steps, then %g from '
+                     'global step %d.', config.GENERATOR_SIGMA_ALPHA,
+                     config.GENERATOR_SIGMA_BETA, config.ANNEAL_SIGMA_TAU,
+                     config.GENERATOR_SIGMA_LATE, config.SIGMA_LATE_STEP)
   train_input_fn = input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN,
                             options, options.train_epochs, bad_records,
                             distributed=distribution.strategy is not None)

@@ -118,6 +118,24 @@ def test_schedules_at_zero_half_tau_and_beyond():
   np.testing.assert_allclose(lr, [5e-4, 5e-5, 5e-5], rtol=1e-6)
 
 
+def test_late_sigma_stage_takes_over_at_its_step_and_old_configs_have_none():
+  config = gqn_params.create_gqn_config(
+      dict(SIGMA_LATE_STEP=100000, GENERATOR_SIGMA_LATE=0.5), base=gqn_params.tiny_config())
+  with tf.Graph().as_default():
+    sigma = _run([schedules.pixel_sigma(t, config) for t in (0, 1000, 99999, 100000, 10 ** 6)])
+  np.testing.assert_allclose(sigma, [2.0, 1.35, 0.7, 0.5, 0.5], rtol=1e-6)
+  assert gqn_params.config_from_json(gqn_params.config_to_json(config)) == config
+  # tf-gqn's config, and a gqn_config.json written before the fields existed: no late stage.
+  assert gqn_params.tf_gqn_config().SIGMA_LATE_STEP == 0
+  values = gqn_params.tiny_config()._asdict()
+  del values['SIGMA_LATE_STEP'], values['GENERATOR_SIGMA_LATE']
+  assert gqn_params.config_from_json(json.dumps(values)).SIGMA_LATE_STEP == 0
+  with pytest.raises(ValueError, match='SIGMA_LATE_STEP is -1'):
+    gqn_params.create_gqn_config({'SIGMA_LATE_STEP': -1})
+  with pytest.raises(ValueError, match='GENERATOR_SIGMA_LATE is 0'):
+    gqn_params.create_gqn_config({'GENERATOR_SIGMA_LATE': 0})
+
+
 # Objective: golden values.
 
 def test_kl_of_identical_gaussians_is_zero_and_nll_matches_closed_form():

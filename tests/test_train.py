@@ -82,6 +82,32 @@ def test_flag_contradicting_recorded_config_is_refused(data_dir, tmp_path, capsy
     assert json.load(f)['SEQ_LENGTH'] == gqn_params.tiny_config().SEQ_LENGTH
 
 
+@pytest.mark.slow
+def test_late_sigma_flags_are_recorded_and_a_late_sigma_without_its_step_is_refused(
+    data_dir, tmp_path, capsys):
+  refused = str(tmp_path / 'refused')
+  code = train_gqn_draw.main(['--data_dir', data_dir, '--dataset', 'rooms_ring_camera',
+                              '--model_dir', refused, '--preset', 'tiny',
+                              '--sigma_late', '0.5', '--max_steps', '1'])
+  assert code == 2
+  error = capsys.readouterr().err
+  assert '--sigma_late 0.5' in error and '--sigma_late_step' in error
+  assert not os.path.exists(refused)
+  code = train_gqn_draw.main(['--data_dir', data_dir, '--dataset', 'rooms_ring_camera',
+                              '--model_dir', refused, '--preset', 'tiny',
+                              '--sigma_late', '0.5', '--sigma_late_step', '1000',
+                              '--max_steps', '1'])
+  assert code == 2
+  assert 'SIGMA_LATE_STEP is 1000' in capsys.readouterr().err  # inside the 2000-step anneal
+  model_dir = str(tmp_path / 'model')
+  assert train_gqn_draw.main(['--data_dir', data_dir, '--dataset', 'rooms_ring_camera',
+                              '--model_dir', model_dir, '--preset', 'tiny',
+                              '--sigma_late', '0.5', '--sigma_late_step', '100000',
+                              '--batch_size', '2', '--max_steps', '1']) == 0
+  recorded = model_dir_lib.read_config(model_dir)
+  assert (recorded.SIGMA_LATE_STEP, recorded.GENERATOR_SIGMA_LATE) == (100000, 0.5)
+
+
 def test_missing_dataset_directory_is_one_clear_error(tmp_path, capsys):
   missing = str(tmp_path / 'nowhere')
   code = train_gqn_draw.main(['--data_dir', missing, '--dataset', 'rooms_ring_camera',
