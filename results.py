@@ -18,8 +18,9 @@ For each dataset of the recipe (RECIPES) it
    gqn_config.json, the checkpoint without optimizer slots, metrics.json);
 and prints one row per dataset of the README's results table. The same recipe as flags:
   python3 train_gqn_draw.py --preset PRESET --batch_size BATCH --max_steps STEPS \\
-      --anneal_lr_tau STEPS --mixed_precision auto --chkpt_steps 2500 \\
-      --keep_checkpoints 0 --seed 0 --dataset NAME ...
+      --anneal_lr_tau STEPS --sigma_late 0.5 --sigma_late_step STEPS-30000 \\
+      --mixed_precision auto --chkpt_steps 2500 --keep_checkpoints 0 --seed 0 \\
+      --dataset NAME ...
 """
 
 import argparse
@@ -43,19 +44,25 @@ from gqn import snapshots
 from gqn import train_clock
 from gqn import training
 
-# The measured recipe per dataset (docs/experiments.md, sections 9 to 11): scenes
+# The measured recipe per dataset (docs/experiments.md, sections 9 to 12): scenes
 # rendered and steps of batch 16 with the tiny preset, its learning rate annealed over
 # the recipe's steps, in bfloat16 where the CPU computes it natively; the snapshots in
 # models/ are these runs' last checkpoints. Rooms renders 10000 training scenes: over an
 # hour, 3000 are overfitted (section 11); the 200 test scenes are the same either way.
-# At the tiny step's benchmarked 0.027 s in bfloat16 on 2 quiet cores of an AMX CPU,
-# rooms' 130000 steps are the hour (58 minutes) and Shepard-Metzler's 60000 steps 27
-# minutes; the AMD EPYC of section 6, without AVX-512, steps at 0.118 s, 4.4x as long.
-Recipe = collections.namedtuple('Recipe', ['train_scenes', 'test_scenes', 'steps'])
+# From sigma_late_step on, the pixel sigma is SIGMA_LATE instead of 0.7: over the last
+# 30000 steps of the hour the latent then carries more of what the views leave open,
+# for the same mean render (section 12). At the tiny step's benchmarked 0.027 s in
+# bfloat16 on 2 quiet cores of an AMX CPU, rooms' 130000 steps are the hour (58 minutes)
+# and Shepard-Metzler's 60000 steps 27 minutes; the AMD EPYC of section 6, without
+# AVX-512, steps at 0.118 s, 4.4x as long.
+Recipe = collections.namedtuple('Recipe', ['train_scenes', 'test_scenes', 'steps',
+                                           'sigma_late_step'])
+Recipe.__new__.__defaults__ = (0,)  # no late stage of the pixel sigma
 RECIPES = collections.OrderedDict([
-    ('synth_rooms_ring_camera', Recipe(10000, 200, 130000)),
+    ('synth_rooms_ring_camera', Recipe(10000, 200, 130000, 100000)),
     ('synth_shepard_metzler_7_parts', Recipe(3000, 200, 60000)),
 ])
+SIGMA_LATE = 0.5
 PRESET = 'tiny'
 BATCH_SIZE = 16
 CHECKPOINT_STEPS = 2500
@@ -75,8 +82,10 @@ def run_dataset(dataset, recipe, data_dir, run_dir, models_dir, seed=0, analyses
         % (dataset, PRESET, recipe.steps, BATCH_SIZE), flush=True)
   # The learning rate anneals over the run's own steps, so it reaches its floor as the
   # run ends (docs/experiments.md, sections 8 and 9).
-  config = gqn_params.create_gqn_config({'ANNEAL_LR_TAU': recipe.steps},
-                                        base=gqn_params.preset(PRESET))
+  fields = {'ANNEAL_LR_TAU': recipe.steps}
+  if recipe.sigma_late_step:
+    fields.update(SIGMA_LATE_STEP=recipe.sigma_late_step, GENERATOR_SIGMA_LATE=SIGMA_LATE)
+  config = gqn_params.create_gqn_config(fields, base=gqn_params.preset(PRESET))
   training.train(config, data_dir, dataset, model_dir,
                  training.TrainOptions(batch_size=BATCH_SIZE, max_steps=recipe.steps,
                                        chkpt_steps=CHECKPOINT_STEPS, keep_checkpoints=0,
