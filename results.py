@@ -4,9 +4,10 @@
   python3 results.py --datasets synth_rooms_ring_camera
 
 For each dataset of the recipe (RECIPES) it
-1. renders the training and test scenes into --data_dir (skipped when already there);
+1. renders the training and test scenes into --data_dir (data/results; skipped when
+   already there);
 2. trains the `tiny` preset with the recipe's batch size and steps, its learning rate
-   annealed over those steps, into
+   annealed over those steps and, where the recipe says, a late pixel sigma, into
    --run_dir/<dataset>/model, keeping every checkpoint (a second run trains on, and does
    nothing once the steps are reached);
 3. evaluates every checkpoint on the same test examples: curves.csv and curves.png in
@@ -144,7 +145,10 @@ def main(argv=None):
                                    allow_abbrev=False)
   parser.add_argument('--datasets', default=','.join(RECIPES),
                       help='Comma-separated datasets of the recipe: %s.' % ', '.join(RECIPES))
-  parser.add_argument('--data_dir', default='data', help='Where the datasets are rendered.')
+  # Not data/, where `make demo` renders its 3000 rooms scenes: the recipe renders 10000,
+  # and one directory for both would re-render the training split at every switch.
+  parser.add_argument('--data_dir', default=os.path.join('data', 'results'),
+                      help='Where the datasets are rendered (default: data/results).')
   parser.add_argument('--run_dir', default=os.path.join('runs', 'results'),
                       help='Models, curves, pictures and analyses.')
   parser.add_argument('--models_dir', default='models',
