@@ -57,8 +57,8 @@ from gqn import training
 # and Shepard-Metzler's 60000 steps 27 minutes; the AMD EPYC of section 6, without
 # AVX-512, steps at 0.118 s, 4.4x as long.
 Recipe = collections.namedtuple('Recipe', ['train_scenes', 'test_scenes', 'steps',
-                                           'sigma_late_step'])
-Recipe.__new__.__defaults__ = (0,)  # no late stage of the pixel sigma
+                                           'sigma_late_step'],
+                                defaults=(0,))  # 0: no late stage of the pixel sigma
 RECIPES = collections.OrderedDict([
     ('synth_rooms_ring_camera', Recipe(10000, 200, 130000, 100000)),
     ('synth_shepard_metzler_7_parts', Recipe(3000, 200, 60000)),
