@@ -1,7 +1,7 @@
 # GQN: `make test` runs the test suite, `make test-fast` all but the slow tests (for the
 # edit loop), `make demo` renders a small rooms dataset, trains the tiny preset on it and
-# evaluates it, `make results` reproduces the published learning result (rooms an hour of
-# training on 2 quiet cores of an AMX CPU, Shepard-Metzler half an hour; 4.4x as long
+# evaluates it, `make results` reproduces the published learning result (rooms and
+# Shepard-Metzler 7, an hour of training each on 2 quiet cores of an AMX CPU; 4.4x as long
 # without AVX-512). All create .venv when needed.
 
 # TensorFlow with tf.estimator exists for Python 3.9-3.11 (TF 2.15) and <= 3.7 (TF 1.15).

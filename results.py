@@ -48,20 +48,20 @@ from gqn import training
 # The measured recipe per dataset (docs/experiments.md, sections 9 to 12): scenes
 # rendered and steps of batch 16 with the tiny preset, its learning rate annealed over
 # the recipe's steps, in bfloat16 where the CPU computes it natively; the snapshots in
-# models/ are these runs' last checkpoints. Rooms renders 10000 training scenes: over an
-# hour, 3000 are overfitted (section 11); the 200 test scenes are the same either way.
-# From sigma_late_step on, the pixel sigma is SIGMA_LATE instead of 0.7: over the last
-# 30000 steps of the hour the latent then carries more of what the views leave open,
-# for the same mean render (section 12). At the tiny step's benchmarked 0.027 s in
-# bfloat16 on 2 quiet cores of an AMX CPU, rooms' 130000 steps are the hour (58 minutes)
-# and Shepard-Metzler's 60000 steps 27 minutes; the AMD EPYC of section 6, without
-# AVX-512, steps at 0.118 s, 4.4x as long.
+# models/ are these runs' last checkpoints. Each renders 10000 training scenes: over an
+# hour, 3000 rooms are overfitted (section 11); the 200 test scenes are the same either
+# way. From sigma_late_step on, the pixel sigma is SIGMA_LATE instead of 0.7: over the
+# last 30000 steps of the hour the latent then carries more of what the views leave
+# open, for the same mean render (sections 12 and 13). At the tiny step's benchmarked
+# 0.027 s in bfloat16 on 2 quiet cores of an AMX CPU, each dataset's 130000 steps are
+# the hour (58 minutes); the AMD EPYC of section 6, without AVX-512, steps at 0.118 s,
+# 4.4x as long.
 Recipe = collections.namedtuple('Recipe', ['train_scenes', 'test_scenes', 'steps',
                                            'sigma_late_step'],
                                 defaults=(0,))  # 0: no late stage of the pixel sigma
 RECIPES = collections.OrderedDict([
     ('synth_rooms_ring_camera', Recipe(10000, 200, 130000, 100000)),
-    ('synth_shepard_metzler_7_parts', Recipe(3000, 200, 60000)),
+    ('synth_shepard_metzler_7_parts', Recipe(10000, 200, 130000, 100000)),
 ])
 SIGMA_LATE = 0.5
 PRESET = 'tiny'
