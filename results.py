@@ -45,7 +45,7 @@ from gqn import snapshots
 from gqn import train_clock
 from gqn import training
 
-# The measured recipe per dataset (docs/experiments.md, sections 9 to 12): scenes
+# The measured recipe per dataset (docs/experiments.md, sections 9 to 13): scenes
 # rendered and steps of batch 16 with the tiny preset, its learning rate annealed over
 # the recipe's steps, in bfloat16 where the CPU computes it natively; the snapshots in
 # models/ are these runs' last checkpoints. Each renders 10000 training scenes: over an
