@@ -2,6 +2,9 @@
 
 import os
 import shutil
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -39,6 +42,28 @@ def _add_fake_views(predictor, num_views, seed=0, size=32):
   rng = np.random.RandomState(seed)
   for view in range(num_views):
     predictor.add_context_view(fake_data.fake_frame(0, view, size, rng), _raw_pose(rng))
+
+
+def test_predictor_works_where_tensorflow_2_starts_eager(tiny_model, tmp_path):
+  """The README's snippet, in a fresh Python: no graph mode set up by the caller."""
+  script = textwrap.dedent("""
+      import sys
+      import numpy as np
+      from gqn.gqn_predictor import GqnViewPredictor
+      with GqnViewPredictor(sys.argv[1]) as predictor:
+        predictor.add_context_view(np.full((64, 64, 3), 0.5, np.float32), [0, 0, 0, 0, 0])
+        image = predictor.render_query_view([0.5, 0.5, 0, 1.0, 0])
+      print('rendered', image.shape)
+      """)
+  path = tmp_path / 'snippet.py'
+  path.write_text(script)
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  environ = dict(os.environ, PYTHONPATH=root, TF_CPP_MIN_LOG_LEVEL='2')
+  done = subprocess.run([sys.executable, str(path), tiny_model], cwd=str(tmp_path),
+                        env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                        universal_newlines=True, timeout=300)
+  assert done.returncode == 0, done.stdout[-3000:]
+  assert 'rendered (32, 32, 3)' in done.stdout
 
 
 def test_snapshot_mean_render_equals_the_reference_prediction(reference_snapshot):
