@@ -62,13 +62,11 @@ class GQNModel(object):
       self.graph.finalize()
     self.session = tf.Session(graph=self.graph, config=tf.ConfigProto(
         intra_op_parallelism_threads=2, inter_op_parallelism_threads=2))
-    # Inside the graph: outside it TensorFlow 2 runs eagerly and Saver refuses.
-    with self.graph.as_default():
-      if checkpoint:
-        checkpoints.check_compatible(checkpoint, config, variables)
-        saver.restore(self.session, checkpoint)
-      else:
-        self.session.run(initialise)
+    if checkpoint:
+      checkpoints.check_compatible(checkpoint, config, variables)
+      checkpoints.restore(saver, self.session, checkpoint)
+    else:
+      self.session.run(initialise)
 
   def close(self):
     self.session.close()
@@ -144,8 +142,7 @@ def vae_representation(config, checkpoint):
                                                 config.ENC_CHANNELS)
     saver = tf.train.Saver(tf.global_variables())
   session = tf.Session(graph=graph)
-  with graph.as_default():
-    saver.restore(session, checkpoint)
+  checkpoints.restore(saver, session, checkpoint)
 
   def encode(view_frames, view_cameras):
     return np.concatenate([

@@ -298,6 +298,16 @@ def _fixes(checkpoint_path, config):
   return hint + '; or leave these fields unset, so that they are read off the checkpoint'
 
 
+def restore(saver, session, checkpoint_path):
+  """`saver.restore` into `session`, inside the session's graph.
+
+  Outside it TensorFlow 2 runs eagerly and Saver refuses the graph's variables, so a
+  caller that did not switch to graph mode (a user's script) could not load a model.
+  """
+  with session.graph.as_default():
+    saver.restore(session, checkpoint_path)
+
+
 def check_compatible(checkpoint_path, config, variables=None):
   """Raises unless every model variable of `config`'s graph is in the checkpoint, same shape.
 

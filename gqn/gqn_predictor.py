@@ -143,9 +143,7 @@ class GqnViewPredictor(object):
                                             tf.image.ResizeMethod.BILINEAR)[0]
       self._graph.finalize()
     self._session = tf.Session(graph=self._graph)
-    # Inside the graph: outside it TensorFlow 2 runs eagerly and Saver refuses.
-    with self._graph.as_default():
-      saver.restore(self._session, self.checkpoint)
+    checkpoints.restore(saver, self._session, self.checkpoint)
     self._context_frames = []
     self._context_cameras = []
 
