@@ -9,9 +9,12 @@ off the variables' shapes instead (docs/model.md#snapshot-contract fixes their n
   LSTM_KERNEL_SIZE,         LSTM_gen/GQNCell/h_g_LSTMConv/kernel
     LSTM_OUTPUT_CHANNELS                                    [k, k, C_h, 4 C_h]
   Z_CHANNELS                LSTM_gen/GQNCell/z_LSTMConv/kernel  [k, k, Z, 4 C_h]
-  LSTM_CANVAS_CHANNELS      LSTM_gen/UpsampleGeneratorOutput/kernel [4, 4, C_u, C_h]
+  LSTM_CANVAS_CHANNELS,      LSTM_gen/UpsampleGeneratorOutput/kernel [s, s, C_u, C_h]
+    CANVAS_SCALE (s)
   CANVAS_UPSAMPLING         'resize' where LSTM_gen/UpsampleGeneratorOutputResize/kernel
-                            [3, 3, C_h, C_u] stands in its place, else 'transposed'
+                            [3, 3, C_h, C_u] stands in its place, else 'transposed'; its
+                            CANVAS_SCALE is then read off LSTM_inf/
+                            DownsampleInferenceInputCanvasAndImage/kernel [s, s, 3 + C_u, C_h]
   ETA_INTERNAL_KERNEL_SIZE  Sample_eta_pi/eta/conv2d/kernel [k, k, C_h, 2 Z]
   ETA_EXTERNAL_KERNEL_SIZE, GQN/eta_g/kernel                [k, k, C_u, IMG_CHANNELS]
     IMG_CHANNELS
@@ -59,6 +62,7 @@ _LISTED_MISMATCHES = 3
 _ENCODER_SCOPES = collections.OrderedDict([('pool', 'GQN/PoolEncoder/'),
                                            ('tower', 'GQN/TowerEncoder/')])
 _GEN = 'GQN/GQN_RNN/LSTM_gen/'
+_DOWNSAMPLE = 'GQN/GQN_RNN/LSTM_inf/DownsampleInferenceInputCanvasAndImage/kernel'
 RESIZE_UPSAMPLE = gqn_draw.RESIZE_UPSAMPLE_SCOPE
 # The outer scope of each model's variables, and its name in messages.
 _MODEL_SCOPES = collections.OrderedDict([('draw', 'GQN/'), ('vae', 'GQN-VAE/')])
@@ -221,9 +225,11 @@ def read_config_fields(checkpoint_path):
   if _GEN + RESIZE_UPSAMPLE + '/kernel' in shapes:
     upsampling = 'resize'
     canvas = _shape(shapes, _GEN + RESIZE_UPSAMPLE + '/kernel', checkpoint_path)[3]
+    scale = _shape(shapes, _DOWNSAMPLE, checkpoint_path)[0]
   else:
     upsampling = 'transposed'
-    canvas = _shape(shapes, _GEN + 'UpsampleGeneratorOutput/kernel', checkpoint_path)[2]
+    scale, _, canvas, _ = _shape(shapes, _GEN + 'UpsampleGeneratorOutput/kernel',
+                                 checkpoint_path)
   eta_internal = _shape(shapes, 'GQN/GQN_RNN/Sample_eta_pi/eta/conv2d/kernel',
                         checkpoint_path)[0]
   eta_external, _, _, img_channels = _shape(shapes, 'GQN/eta_g/kernel', checkpoint_path)
@@ -232,6 +238,7 @@ def read_config_fields(checkpoint_path):
       ('POSE_CHANNELS', pose_and_enc - enc_channels), ('LSTM_KERNEL_SIZE', kernel),
       ('LSTM_OUTPUT_CHANNELS', hidden), ('Z_CHANNELS', z_channels),
       ('LSTM_CANVAS_CHANNELS', canvas), ('CANVAS_UPSAMPLING', upsampling),
+      ('CANVAS_SCALE', scale),
       ('ETA_INTERNAL_KERNEL_SIZE', eta_internal),
       ('ETA_EXTERNAL_KERNEL_SIZE', eta_external), ('IMG_CHANNELS', img_channels)])
 

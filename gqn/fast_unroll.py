@@ -17,8 +17,8 @@ follows the same step order (gqn_draw.unroll_steps):
     in the step-invariant part), and eta_pi(h^g_0) is the bias of eta_pi.
   * The canvas is linear in the generator's outputs: with s_l = h^g_1 + ... + h^g_l,
       u_l = Upsample(s_l) + l * b_up    (Upsample without its bias b_up).
-    Upsample (kernel 4, stride 4) and Downsample (kernel 4, stride 4, VALID) align block
-    for block, so Downsample's canvas part of Upsample(s) is a 1 x 1 convolution of s
+    Upsample (kernel = stride = CANVAS_SCALE, 4 in tf-gqn) and Downsample (the same,
+    VALID) align block for block, so Downsample's canvas part of Upsample(s) is a 1 x 1 convolution of s
     with P[c, d] = sum_{i, j, u} K_up[i, j, u, c] K_down[i, j, 3 + u, d], and its bias
     part is (l - 1) * b_up K_down. Downsample's target part is the same at every step.
     The canvas itself is then never formed, unless it is fetched (`DrawSteps.canvases`);
@@ -122,7 +122,8 @@ def images_from_hidden_sums(generator, eta_g, steps):
 
   With a 1 x 1 eta_g (kernel W_g, bias b_g) after u_l = Upsample(s_l) + l b_up,
     eta_g(u_l) = ConvTranspose(s_l; K_up W_g) + l b_up W_g + b_g,
-  a stride-4 transposed convolution to 3 channels: the 256-channel canvas is not formed.
+  a transposed convolution of stride CANVAS_SCALE to 3 channels: the 256-channel canvas
+  is not formed.
   A wider eta_g mixes neighbouring blocks, and the resize upsampling mixes neighbouring
   positions, so their images are taken from the canvases.
 
@@ -184,8 +185,8 @@ class _CanvasReader(object):
     hidden = kernel.shape.as_list()[-1]
     image_kernel = kernel[:, :, :image_channels]
     canvas_kernel = kernel[:, :, image_channels:]
-    self._target_part = tf.nn.conv2d(target_frame, image_kernel,
-                                     [1, draw.CANVAS_SCALE, draw.CANVAS_SCALE, 1], 'VALID')
+    self._stride = [1, generator.scale, generator.scale, 1]
+    self._target_part = tf.nn.conv2d(target_frame, image_kernel, self._stride, 'VALID')
     self._canvas_kernel = canvas_kernel
     if generator.upsampling != 'transposed':
       return  # The blocks do not align: the canvas is formed and read (__call__).
@@ -205,7 +206,7 @@ class _CanvasReader(object):
     if self._generator.upsampling != 'transposed':
       canvas = canvas_from_hidden_sum(self._generator, hidden_sum, num_steps)
       return self._target_part + tf.nn.conv2d(
-          canvas, self._canvas_kernel, [1, draw.CANVAS_SCALE, draw.CANVAS_SCALE, 1], 'VALID')
+          canvas, self._canvas_kernel, self._stride, 'VALID')
     canvas_part = tf.nn.conv2d(hidden_sum, self._canvas_matrix, [1, 1, 1, 1], 'VALID')
     return self._target_part + canvas_part + float(num_steps) * self._bias_per_step
 

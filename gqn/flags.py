@@ -22,6 +22,7 @@ FLAG_FIELDS = collections.OrderedDict([
     ('seq_length', ('SEQ_LENGTH',)),
     ('context_size', ('CONTEXT_SIZE',)),
     ('img_size', ('IMG_HEIGHT', 'IMG_WIDTH')),
+    ('canvas_scale', ('CANVAS_SCALE',)),
     ('adam_lr_alpha', ('ADAM_LR_ALPHA',)),
     ('adam_lr_beta', ('ADAM_LR_BETA',)),
     ('anneal_lr_tau', ('ANNEAL_LR_TAU',)),
@@ -58,6 +59,10 @@ def define_config_flags(parser, encoder=False, schedule=False):
   parser.add_argument('--context_size', type=flag_types.positive_int, default=None, help='Context views K.')
   parser.add_argument('--img_size', type=flag_types.positive_int, default=None,
                       help='Frame size the model works at; frames are resized to it.')
+  parser.add_argument('--canvas_scale', type=int, choices=gqn_params.CANVAS_SCALES,
+                      default=None,
+                      help='The image over the DRAW cores\' grid (tf-gqn: 4, 4x4 blocks); 2 '
+                      'halves the blocks for about 2.5x the step.')
   if schedule:
     parser.add_argument('--adam_lr_alpha', type=float, default=None,
                         help='Initial learning rate (tf-gqn: 5e-4).')

@@ -26,6 +26,7 @@ import collections
 
 import tensorflow.compat.v1 as tf
 
+from gqn import gqn_params
 from gqn import layers
 from gqn.precision import cast_to
 
@@ -43,8 +44,6 @@ Gaussian = collections.namedtuple('Gaussian', ['mu', 'sigma'])
 DrawSteps = collections.namedtuple(
     'DrawSteps', ['canvases', 'posteriors', 'priors', 'latents', 'hidden_sums', 'noise'])
 
-# The canvas is written at 4x the resolution of the LSTM state (16 -> 64 by default).
-CANVAS_SCALE = 4
 # CANVAS_UPSAMPLING='resize': the canvas update is a bilinear resize of h^g_l and a
 # 3 x 3 convolution, variables LSTM_gen/UpsampleGeneratorOutputResize/{kernel,bias}.
 RESIZE_UPSAMPLE_SCOPE = 'UpsampleGeneratorOutputResize'
@@ -126,7 +125,10 @@ class GeneratorCore(object):
   def __init__(self, config):
     hidden = config.LSTM_OUTPUT_CHANNELS
     self._config = config
-    self.grid = (config.ENC_HEIGHT, config.ENC_WIDTH)
+    self.grid = gqn_params.lstm_grid(config)
+    # The canvas is written at CANVAS_SCALE x the LSTM state's resolution (tf-gqn: 4,
+    # 16 -> 64 by default).
+    self.scale = config.CANVAS_SCALE
     with tf.variable_scope('LSTM_gen'):
       with tf.variable_scope('GQNCell'):
         # The input names make the variable names (`query_pose_LSTMConv/`, tf-gqn's).
@@ -138,16 +140,15 @@ class GeneratorCore(object):
       if self.upsampling == 'transposed':  # tf-gqn's
         self.upsample = layers.Conv2DTranspose(
             'UpsampleGeneratorOutput', hidden, config.LSTM_CANVAS_CHANNELS,
-            CANVAS_SCALE, CANVAS_SCALE)
+            self.scale, self.scale)
       else:
         self.upsample = layers.ResizeConv2D(
             RESIZE_UPSAMPLE_SCOPE, hidden, config.LSTM_CANVAS_CHANNELS,
-            RESIZE_UPSAMPLE_KERNEL, CANVAS_SCALE)
+            RESIZE_UPSAMPLE_KERNEL, self.scale)
 
   def zero_state(self, batch, dtype=tf.float32):
     config = self._config
-    lstm = _zeros(batch, config.ENC_HEIGHT, config.ENC_WIDTH, config.LSTM_OUTPUT_CHANNELS,
-                  dtype)
+    lstm = _zeros(batch, self.grid[0], self.grid[1], config.LSTM_OUTPUT_CHANNELS, dtype)
     canvas = _zeros(batch, config.IMG_HEIGHT, config.IMG_WIDTH, config.LSTM_CANVAS_CHANNELS,
                     dtype)
     return GeneratorState(LSTMState(lstm, lstm), canvas)
@@ -169,7 +170,7 @@ class InferenceCore(object):
       self.downsample = layers.Conv2D(
           'DownsampleInferenceInputCanvasAndImage',
           config.IMG_CHANNELS + config.LSTM_CANVAS_CHANNELS, hidden,
-          CANVAS_SCALE, CANVAS_SCALE, 'VALID', use_bias=False)
+          config.CANVAS_SCALE, config.CANVAS_SCALE, 'VALID', use_bias=False)
       with tf.variable_scope('GQNCell'):
         self.cell = ConvLSTMCell(
             [('representation', config.ENC_CHANNELS), ('query_pose', config.POSE_CHANNELS),
@@ -178,8 +179,8 @@ class InferenceCore(object):
 
   def zero_state(self, batch, dtype=tf.float32):
     config = self._config
-    zeros = _zeros(batch, config.ENC_HEIGHT, config.ENC_WIDTH, config.LSTM_OUTPUT_CHANNELS,
-                   dtype)
+    height, width = gqn_params.lstm_grid(config)
+    zeros = _zeros(batch, height, width, config.LSTM_OUTPUT_CHANNELS, dtype)
     return LSTMState(zeros, zeros)
 
   def __call__(self, representation, query_map, hidden_g, target_frame, canvas, state):

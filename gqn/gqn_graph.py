@@ -7,6 +7,7 @@ import tensorflow.compat.v1 as tf
 from gqn import fast_unroll
 from gqn import gqn_draw as draw
 from gqn import gqn_encoder
+from gqn import gqn_params
 from gqn import layers
 from gqn.precision import cast_to
 
@@ -31,6 +32,15 @@ def check_implementation(implementation):
     raise ValueError('Unknown implementation %r; use one of %s (both compute the same '
                      'numbers; \'reference\' is the plain, slower computation).'
                      % (implementation, ', '.join(repr(i) for i in IMPLEMENTATIONS)))
+
+
+def repeat_cells(representation, height, grid_height):
+  """r [B, h, w, C] with each cell repeated to fill a grid grid_height / h times finer."""
+  factor = grid_height // height
+  if factor == 1:
+    return representation
+  # depth_to_space of the channels tiled factor^2 times: an exact repeat of each cell.
+  return tf.nn.depth_to_space(tf.tile(representation, [1, 1, 1, factor * factor]), factor)
 
 
 def draw_unroll(representation, query_camera, seq_length, generator, prior, inference=None,
@@ -105,10 +115,14 @@ def gqn_draw(query_pose, context_frames, context_poses, config, target_frame=Non
   with tf.variable_scope(scope, reuse=tf.AUTO_REUSE):
     representation = gqn_encoder.encode_scene(
         cast(context_frames), cast(context_poses), config.ENC_TYPE, config.ENC_CHANNELS)
-    grid = [config.ENC_HEIGHT, config.ENC_WIDTH]
-    tiled_representation = representation
+    grid = list(gqn_params.lstm_grid(config))
     if config.ENC_TYPE == 'pool':
       tiled_representation = tf.tile(representation, [1] + grid + [1])  # 1x1 -> h x w
+    else:
+      # The tower's r is on the encoder's grid; a finer LSTM grid (CANVAS_SCALE < 4)
+      # repeats each of its cells.
+      representation = repeat_cells(representation, config.ENC_HEIGHT, grid[0])
+      tiled_representation = representation
 
     with tf.variable_scope('GQN_RNN'):
       hidden, latent = config.LSTM_OUTPUT_CHANNELS, config.Z_CHANNELS

@@ -46,6 +46,11 @@ _FIELDS = (
     # sigma is GENERATOR_SIGMA_LATE instead of GENERATOR_SIGMA_BETA, a second, late stage
     # of its schedule (gqn/schedules.py). SIGMA_LATE_STEP 0, tf-gqn's, has no late stage.
     'SIGMA_LATE_STEP', 'GENERATOR_SIGMA_LATE',
+    # CANVAS_SCALE: the canvas (and the image) is CANVAS_SCALE times the resolution of the
+    # DRAW cores' LSTM state, which is written onto it in CANVAS_SCALE x CANVAS_SCALE
+    # blocks. tf-gqn's 4 puts the cores on the encoder's grid (16 x 16 at 64 x 64); 2 or
+    # 1 gives them a finer grid, onto which the tower's r is repeated (`lstm_grid`).
+    'CANVAS_SCALE',
 )
 
 GQNConfig = collections.namedtuple('GQNConfig', _FIELDS)
@@ -54,6 +59,9 @@ _DERIVED = ('ENC_HEIGHT', 'ENC_WIDTH', 'GENERATOR_INPUT_CHANNELS', 'INFERENCE_IN
 ENCODER_TYPES = ('pool', 'tower')
 MODELS = ('draw', 'vae')
 CANVAS_UPSAMPLINGS = ('transposed', 'resize')
+# The encoder's grid is a quarter of the image; the cores' grid must hold it a whole
+# number of times.
+CANVAS_SCALES = (1, 2, 4)
 
 
 def _derive(config):
@@ -75,9 +83,15 @@ _DEFAULT_CONFIG = _derive(GQNConfig(
     GENERATOR_SIGMA_ALPHA=2.0, GENERATOR_SIGMA_BETA=0.7, ANNEAL_LR_TAU=1600000,
     ADAM_LR_ALPHA=5e-4, ADAM_LR_BETA=5e-5,
     PRIOR_BEFORE_UPDATE=False, MODEL='draw', RANDOM_CONTEXT_SIZE=False,
-    CANVAS_UPSAMPLING='transposed', SIGMA_LATE_STEP=0, GENERATOR_SIGMA_LATE=0.7))
+    CANVAS_UPSAMPLING='transposed', SIGMA_LATE_STEP=0, GENERATOR_SIGMA_LATE=0.7,
+    CANVAS_SCALE=4))
 # tf-gqn's name for the default config.
 GQN_DEFAULT_CONFIG = _DEFAULT_CONFIG
+
+
+def lstm_grid(config):
+  """(height, width) of the DRAW cores' LSTM state, the image over CANVAS_SCALE."""
+  return config.IMG_HEIGHT // config.CANVAS_SCALE, config.IMG_WIDTH // config.CANVAS_SCALE
 
 
 def _validate(config):
@@ -88,6 +102,12 @@ def _validate(config):
   if config.CANVAS_UPSAMPLING not in CANVAS_UPSAMPLINGS:
     raise ValueError('CANVAS_UPSAMPLING is %r; it must be one of %s.'
                      % (config.CANVAS_UPSAMPLING, CANVAS_UPSAMPLINGS))
+  if config.CANVAS_SCALE not in CANVAS_SCALES or isinstance(config.CANVAS_SCALE, bool):
+    raise ValueError('CANVAS_SCALE is %r; it must be one of %s (flag --canvas_scale).'
+                     % (config.CANVAS_SCALE, CANVAS_SCALES))
+  if config.MODEL == 'vae' and config.CANVAS_SCALE != 4:
+    raise ValueError('CANVAS_SCALE is %r, but the GQN-VAE (MODEL \'vae\') has no DRAW '
+                     'canvas; leave it at 4.' % (config.CANVAS_SCALE,))
   if config.ENC_TYPE not in ENCODER_TYPES:
     raise ValueError('ENC_TYPE is %r; it must be one of %s.' % (config.ENC_TYPE, ENCODER_TYPES))
   for name in ('IMG_HEIGHT', 'IMG_WIDTH'):

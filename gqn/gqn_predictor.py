@@ -38,6 +38,7 @@ from data_provider.camera import decode_pose  # pylint: disable=unused-import
 from data_provider.camera import facing_yaw  # pylint: disable=unused-import
 from gqn import checkpoints
 from gqn import gqn_graph
+from gqn import gqn_params
 from gqn import gqn_vae
 from gqn import model_dir as model_dir_lib
 # Names of the serving signature's inputs and output.
@@ -73,7 +74,7 @@ def _noise_shape(noise, batch_size, config):
   static = noise.shape.as_list()
   if static and None not in static[1:]:
     return [batch_size] + static[1:]
-  return [batch_size, config.ENC_HEIGHT, config.ENC_WIDTH, config.Z_CHANNELS]
+  return [batch_size] + list(gqn_params.lstm_grid(config)) + [config.Z_CHANNELS]
 
 
 def zero_noise_feed(noise, batch_size, config):

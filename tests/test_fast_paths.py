@@ -158,22 +158,36 @@ def test_wide_image_head_and_small_grid_match_the_reference():
       _assert_close(got, want, key)
 
 
-@pytest.mark.parametrize('prior_before_update', [False, True])
-def test_resize_upsampling_matches_the_reference(prior_before_update):
-  # CANVAS_UPSAMPLING='resize': the canvas blocks no longer align with the inference
-  # core's Downsample, so the fast path forms the canvas; the numbers must not change.
-  config = _config('tower', prior_before_update, CANVAS_UPSAMPLING='resize')
+def _assert_fast_matches_reference(config):
   reference, fast = [_graph_results(config, i) for i in IMPLEMENTATIONS]
   assert sorted(fast['gradients']) == sorted(reference['gradients'])
-  assert any('UpsampleGeneratorOutputResize' in name for name in reference['gradients'])
-  assert not any(name.endswith('UpsampleGeneratorOutput/kernel')
-                 for name in reference['gradients'])
   _assert_close(fast['loss'], reference['loss'], 'loss')
   for name, gradient in reference['gradients'].items():
     assert np.abs(gradient).max() > 0, name
     _assert_close(fast['gradients'][name], gradient, 'gradient of ' + name)
   for key in ('posterior_mean', 'generated_mean', 'last_canvas', 'prior_mu'):
     _assert_close(fast[key], reference[key], key)
+  return reference
+
+
+@pytest.mark.parametrize('prior_before_update', [False, True])
+def test_resize_upsampling_matches_the_reference(prior_before_update):
+  # CANVAS_UPSAMPLING='resize': the canvas blocks no longer align with the inference
+  # core's Downsample, so the fast path forms the canvas; the numbers must not change.
+  config = _config('tower', prior_before_update, CANVAS_UPSAMPLING='resize')
+  reference = _assert_fast_matches_reference(config)
+  assert any('UpsampleGeneratorOutputResize' in name for name in reference['gradients'])
+  assert not any(name.endswith('UpsampleGeneratorOutput/kernel')
+                 for name in reference['gradients'])
+
+
+@pytest.mark.parametrize('enc_type,upsampling', [('tower', 'transposed'), ('pool', 'resize')])
+def test_finer_canvas_grid_matches_the_reference(enc_type, upsampling):
+  # CANVAS_SCALE=2: the cores work on a 16 x 16 grid and write 2 x 2 blocks; the tower's
+  # r is repeated onto that grid, the pool's is constant over it.
+  config = _config(enc_type, True, CANVAS_SCALE=2, CANVAS_UPSAMPLING=upsampling)
+  reference = _assert_fast_matches_reference(config)
+  assert np.shape(reference['prior_mu'][0]) == (2, 16, 16, config.Z_CHANNELS)
 
 
 def _canvas_sized_ops(config, implementation, mode):

@@ -106,6 +106,23 @@ def test_canvas_upsampling_defaults_to_tf_gqn_and_is_recorded():
     gqn_params.create_gqn_config({'CANVAS_UPSAMPLING': 'pixel_shuffle'})
 
 
+def test_canvas_scale_defaults_to_tf_gqn_and_is_recorded_and_validated():
+  assert gqn_params.tf_gqn_config().CANVAS_SCALE == 4
+  assert gqn_params.lstm_grid(gqn_params.tiny_config()) == (8, 8)
+  finer = gqn_params.create_gqn_config({'CANVAS_SCALE': 2}, base=gqn_params.tiny_config())
+  assert gqn_params.lstm_grid(finer) == (16, 16)
+  assert (finer.ENC_HEIGHT, finer.ENC_WIDTH) == (8, 8)  # the encoder's grid is unchanged
+  assert gqn_params.config_from_json(gqn_params.config_to_json(finer)) == finer
+  # A gqn_config.json written before the field existed reads as tf-gqn's scale.
+  values = gqn_params.tiny_config()._asdict()
+  del values['CANVAS_SCALE']
+  assert gqn_params.config_from_json(json.dumps(values)).CANVAS_SCALE == 4
+  with pytest.raises(ValueError, match='CANVAS_SCALE is 3'):
+    gqn_params.create_gqn_config({'CANVAS_SCALE': 3})
+  with pytest.raises(ValueError, match='GQN-VAE'):
+    gqn_params.create_gqn_config({'CANVAS_SCALE': 2, 'MODEL': 'vae'})
+
+
 # Schedules: pure functions of the step.
 
 def test_schedules_at_zero_half_tau_and_beyond():
@@ -213,14 +230,18 @@ def test_conv_lstm_cell_matches_its_equations():
   np.testing.assert_allclose(state.h, np.tanh(c_new) * sigmoid(o), rtol=1e-5, atol=1e-5)
 
 
-def test_draw_unroll_shapes_both_paths():
-  config = gqn_params.tiny_config()
+def _both_paths(config):
+  """gqn_draw's outputs, both paths, on a fake batch of 2, with initial variables."""
   with tf.Graph().as_default():
     features, target = fake_data.fake_batch(config, batch=2)
-    outputs = gqn_graph.gqn_draw(features.query_camera, features.context.frames,
-                                 features.context.cameras, config, target_frame=target,
-                                 generate=True)
-    values = _run(outputs)
+    return _run(gqn_graph.gqn_draw(features.query_camera, features.context.frames,
+                                   features.context.cameras, config, target_frame=target,
+                                   generate=True))
+
+
+def test_draw_unroll_shapes_both_paths():
+  config = gqn_params.tiny_config()
+  values = _both_paths(config)
   h, w = config.ENC_HEIGHT, config.ENC_WIDTH
   assert values.representation.shape == (2, h, w, config.ENC_CHANNELS)
   for view in (values.posterior, values.generation):
@@ -232,6 +253,24 @@ def test_draw_unroll_shapes_both_paths():
     np.testing.assert_allclose(view.canvas_images[-1], view.mu_target, rtol=1e-5, atol=1e-6)
   assert len(values.posterior.steps.posteriors) == config.SEQ_LENGTH
   assert values.generation.steps.posteriors == []
+
+
+def test_finer_canvas_grid_repeats_the_tower_r_and_keeps_the_shapes():
+  with tf.Graph().as_default():
+    r = tf.constant(np.arange(120, dtype=np.float32).reshape(2, 3, 4, 5))
+    repeated = _run(gqn_graph.repeat_cells(r, 3, 6))
+  np.testing.assert_array_equal(repeated, np.repeat(np.repeat(
+      np.arange(120, dtype=np.float32).reshape(2, 3, 4, 5), 2, axis=1), 2, axis=2))
+  config = gqn_params.create_gqn_config({'CANVAS_SCALE': 2}, base=gqn_params.tiny_config())
+  values = _both_paths(config)
+  r = values.representation
+  assert r.shape == (2, 16, 16, config.ENC_CHANNELS)
+  # The tower's 8 x 8 r, each cell repeated over 2 x 2 cells of the cores' grid.
+  np.testing.assert_array_equal(r, np.repeat(np.repeat(r[:, ::2, ::2], 2, axis=1), 2, axis=2))
+  assert np.abs(r).max() > 0
+  for view in (values.posterior, values.generation):
+    assert view.mu_target.shape == (2, 32, 32, 3)
+    assert view.steps.priors[0].mu.shape == (2, 16, 16, config.Z_CHANNELS)
 
 
 # model_fn, each mode.

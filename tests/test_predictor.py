@@ -197,7 +197,7 @@ def test_checkpoint_fields_are_read_off_the_variables(tiny_model, tmp_path):
   config, inferred = checkpoints.infer_config(checkpoint, gqn_params.default_config())
   assert set(inferred) == {'ENC_TYPE', 'ENC_CHANNELS', 'POSE_CHANNELS', 'LSTM_KERNEL_SIZE',
                            'LSTM_OUTPUT_CHANNELS', 'Z_CHANNELS', 'LSTM_CANVAS_CHANNELS',
-                           'CANVAS_UPSAMPLING', 'ETA_INTERNAL_KERNEL_SIZE',
+                           'CANVAS_UPSAMPLING', 'CANVAS_SCALE', 'ETA_INTERNAL_KERNEL_SIZE',
                            'ETA_EXTERNAL_KERNEL_SIZE', 'IMG_CHANNELS'}
   for name in inferred:
     assert getattr(config, name) == getattr(tiny, name), name
@@ -252,11 +252,8 @@ def test_camera_ring_faces_its_centre_with_the_data_convention():
   np.testing.assert_allclose(gqn_predictor.decode_pose(encoded), poses, atol=1e-5)
 
 
-def test_resize_upsampling_is_read_off_the_variables(tmp_path):
-  # A checkpoint of CANVAS_UPSAMPLING='resize' holds UpsampleGeneratorOutputResize in place
-  # of tf-gqn's UpsampleGeneratorOutput; a config without the field is told by it.
-  config = gqn_params.create_gqn_config(dict(CANVAS_UPSAMPLING='resize'),
-                                        base=gqn_params.tiny_config())
+def _training_checkpoint(config, path):
+  """Writes a checkpoint of `config`'s training graph (initial values) under `path`."""
   graph = tf.Graph()
   with graph.as_default():
     features = gqn_tfr_provider.Query(
@@ -268,7 +265,15 @@ def test_resize_upsampling_is_read_off_the_variables(tmp_path):
     names = [v.op.name for v in tf.global_variables()]
     with tf.Session() as sess:
       sess.run(tf.global_variables_initializer())
-      prefix = tf.train.Saver().save(sess, str(tmp_path / 'model.ckpt'), global_step=1)
+      return tf.train.Saver().save(sess, str(path / 'model.ckpt'), global_step=1), names
+
+
+def test_resize_upsampling_is_read_off_the_variables(tmp_path):
+  # A checkpoint of CANVAS_UPSAMPLING='resize' holds UpsampleGeneratorOutputResize in place
+  # of tf-gqn's UpsampleGeneratorOutput; a config without the field is told by it.
+  config = gqn_params.create_gqn_config(dict(CANVAS_UPSAMPLING='resize'),
+                                        base=gqn_params.tiny_config())
+  prefix, names = _training_checkpoint(config, tmp_path)
   assert 'GQN/GQN_RNN/LSTM_gen/UpsampleGeneratorOutputResize/kernel' in names
   assert 'GQN/GQN_RNN/LSTM_gen/UpsampleGeneratorOutput/kernel' not in names
   inferred, fields = checkpoints.infer_config(prefix, gqn_params.tiny_config())
@@ -276,3 +281,16 @@ def test_resize_upsampling_is_read_off_the_variables(tmp_path):
   checkpoints.check_compatible(prefix, inferred)
   with pytest.raises(checkpoints.CheckpointMismatchError):
     checkpoints.check_compatible(prefix, gqn_params.tiny_config())
+
+def test_canvas_scale_is_read_off_the_variables(tmp_path):
+  # CANVAS_SCALE is the side of the generator's upsampling kernel, and of the inference
+  # core's downsampling kernel where the resize upsampling has no such kernel.
+  for upsampling in gqn_params.CANVAS_UPSAMPLINGS:
+    config = gqn_params.create_gqn_config(dict(CANVAS_SCALE=2, CANVAS_UPSAMPLING=upsampling),
+                                          base=gqn_params.tiny_config())
+    prefix, _ = _training_checkpoint(config, tmp_path / upsampling)
+    inferred, fields = checkpoints.infer_config(prefix, gqn_params.tiny_config())
+    assert fields['CANVAS_SCALE'] == 2 and inferred == config, upsampling
+    checkpoints.check_compatible(prefix, inferred)
+    with pytest.raises(checkpoints.CheckpointMismatchError):
+      checkpoints.check_compatible(prefix, gqn_params.tiny_config())
