@@ -69,6 +69,9 @@ BATCH_SIZE = 16
 CHECKPOINT_STEPS = 2500
 EVAL_EXAMPLES = 200
 NUM_SAMPLES = 3
+# Scene-algebra quadruples per factor: with 3 the object-shape row moved by more than
+# its gap to "render r_A" from one checkpoint to the next (docs/experiments.md, section 14).
+ALGEBRA_QUADRUPLES = 30
 
 
 def run_dataset(dataset, recipe, data_dir, run_dir, models_dir, seed=0, analyses=True):
@@ -102,7 +105,8 @@ def run_dataset(dataset, recipe, data_dir, run_dir, models_dir, seed=0, analyses
   if analyses:
     print('%s: analysing the representation' % dataset, flush=True)
     analysis.analyze(model_dir, data_dir, dataset, output_dir=os.path.join(out, 'analysis'),
-                     num_scenes=24, probe_scenes=300, quadruples_per_factor=3, seed=seed,
+                     num_scenes=24, probe_scenes=300, quadruples_per_factor=ALGEBRA_QUADRUPLES,
+                     seed=seed,
                      progress=lambda line: print('  ' + line, flush=True))
   published = os.path.join(models_dir, dataset)
   snapshots.publish(model_dir, published, metrics)

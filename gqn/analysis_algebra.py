@@ -17,6 +17,11 @@ from gqn import pictures
 from gqn import view_metrics
 
 
+# The algebra picture shows at most this many quadruples of each factor; the numbers
+# average over all of them.
+PICTURED_PER_FACTOR = 3
+
+
 def analyze_algebra(model, quadruples, context_views):
   """Scene algebra: render r_A - r_B + r_C from D's cameras and compare with D.
 
@@ -31,11 +36,13 @@ def analyze_algebra(model, quadruples, context_views):
     (dict, grid rows): the dict holds, per prediction (`algebra`, `render_r_a`,
     `render_r_c`), its MSE and PSNR against D's true query views averaged over every
     quadruple and query, per changed factor and overall, plus the counts and
-    `algebra_beats_both`; the grid rows are per quadruple A, B, C, D true, algebra,
-    r_A, r_C at D's first query view.
+    `algebra_beats_both`; the grid rows are, for the first PICTURED_PER_FACTOR
+    quadruples of each factor, A, B, C, D true, algebra, r_A, r_C at D's first query
+    view.
   """
   per_factor = collections.OrderedDict()
   rows = []
+  pictured = collections.Counter()
   for factor, scenes in quadruples:
     r = model.encode(scenes.frames[:, :context_views], scenes.cameras[:, :context_views])
     r_a, r_b, r_c = r[0:1], r[1:2], r[2:3]
@@ -51,9 +58,11 @@ def analyze_algebra(model, quadruples, context_views):
         (name, []) for name in renders))
     for name, images in renders.items():
       errors[name].extend(np.mean(np.square(images - truth), axis=(1, 2, 3)).tolist())
-    rows.append([scenes.frames[0, context_views], scenes.frames[1, context_views],
-                 scenes.frames[2, context_views], truth[0]]
-                + [images[0] for images in renders.values()])
+    pictured[factor] += 1
+    if pictured[factor] <= PICTURED_PER_FACTOR:
+      rows.append([scenes.frames[0, context_views], scenes.frames[1, context_views],
+                   scenes.frames[2, context_views], truth[0]]
+                  + [images[0] for images in renders.values()])
 
   def summary(errors):
     return collections.OrderedDict(

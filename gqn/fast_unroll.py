@@ -18,9 +18,9 @@ follows the same step order (gqn_draw.unroll_steps):
   * The canvas is linear in the generator's outputs: with s_l = h^g_1 + ... + h^g_l,
       u_l = Upsample(s_l) + l * b_up    (Upsample without its bias b_up).
     Upsample (kernel = stride = CANVAS_SCALE, 4 in tf-gqn) and Downsample (the same,
-    VALID) align block for block, so Downsample's canvas part of Upsample(s) is a 1 x 1 convolution of s
-    with P[c, d] = sum_{i, j, u} K_up[i, j, u, c] K_down[i, j, 3 + u, d], and its bias
-    part is (l - 1) * b_up K_down. Downsample's target part is the same at every step.
+    VALID) align block for block, so Downsample's canvas part of Upsample(s) is a 1 x 1
+    convolution of s with P[c, d] = sum_{i, j, u} K_up[i, j, u, c] K_down[i, j, 3 + u, d],
+    and its bias part is (l - 1) * b_up K_down. Downsample's target part is the same at every step.
     The canvas itself is then never formed, unless it is fetched (`DrawSteps.canvases`);
     the image head eta_g reads s_l the same way (`images_from_hidden_sums`).
     With CANVAS_UPSAMPLING='resize' the canvas is still linear in s_l, but the blocks

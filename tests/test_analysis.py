@@ -11,6 +11,7 @@ import analyze_gqn
 from data_provider import gqn_tfr_provider
 from data_provider.scenes import render
 from gqn import analysis
+from gqn import analysis_algebra
 from gqn import analysis_embedding
 from gqn import analysis_model
 from gqn import analysis_probes
@@ -315,3 +316,30 @@ def test_model_renders_a_fed_representation():
     assert np.isfinite(elbo) and kl >= 0.0
   finally:
     model.close()
+
+
+class _ColourModel(object):
+  """A stand-in GQN: r is the context's mean colour, rendered as a flat image."""
+
+  def encode(self, frames, cameras):
+    return frames.mean(axis=(1, 2, 3))[:, None, None, :]
+
+  def render(self, representation, queries):
+    return np.broadcast_to(representation, (len(queries), 4, 4, 3)).copy()
+
+
+def test_algebra_scores_every_quadruple_and_pictures_a_few_of_each_factor():
+  rng = np.random.default_rng(0)
+  quadruples = []
+  for factor in ('wall_colour', 'object_shape'):
+    for _ in range(analysis_algebra.PICTURED_PER_FACTOR + 2):
+      # B and C differ by a colour shift; D is A with C's: the algebra is exact here.
+      a, shift = rng.uniform(0.2, 0.6, (1, 3)), rng.uniform(0.0, 0.3, (1, 3))
+      colours = np.concatenate([a, np.zeros((1, 3)), shift, a + shift])
+      frames = np.broadcast_to(colours[:, None, None, None, :], (4, 3, 4, 4, 3)).copy()
+      quadruples.append((factor, analysis_scenes.Scenes(frames, None, np.zeros((4, 3, 7)))))
+  result, rows = analysis_algebra.analyze_algebra(_ColourModel(), quadruples, 2)
+  assert result['num_quadruples'] == len(quadruples) == 10
+  assert len(rows) == 2 * analysis_algebra.PICTURED_PER_FACTOR
+  assert result['overall']['algebra']['mse'] < 1e-12 < result['overall']['render_r_a']['mse']
+  assert result['algebra_beats_both']
