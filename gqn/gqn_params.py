@@ -228,7 +228,11 @@ def tiny_config():
   upsampling, run longer, renders 26% worse per step (0.00918 against 0.00726 at 20000
   steps) for a 1.6x step. The recipe's batch of 16 stays: batch 64, whose step costs 2.8x
   (section 13), renders 2-14% worse at equal compute (0.00737 against 0.00726 after 9
-  minutes) and leaves the latent unused (KL 0.00 nats at 5 views).
+  minutes) and leaves the latent unused (KL 0.00 nats at 5 views). The cores stay on
+  the encoder's 8x8 grid (CANVAS_SCALE 4, tf-gqn's): on a 16x16 grid (CANVAS_SCALE 2,
+  a 1.9x step) they rendered 18% worse at 10 minutes of equal compute (0.00863 against
+  0.00730) with the latent unused, and a 5x5 image head rendered 46% worse at equal
+  steps (section 14).
   """
   return create_gqn_config(dict(
       IMG_HEIGHT=32, IMG_WIDTH=32, ENC_TYPE='tower', ENC_CHANNELS=64,
