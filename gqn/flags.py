@@ -28,6 +28,7 @@ FLAG_FIELDS = collections.OrderedDict([
     ('anneal_lr_tau', ('ANNEAL_LR_TAU',)),
     ('sigma_late', ('GENERATOR_SIGMA_LATE',)),
     ('sigma_late_step', ('SIGMA_LATE_STEP',)),
+    ('fixed_context_steps', ('FIXED_CONTEXT_STEPS',)),
 ])
 
 
@@ -76,6 +77,10 @@ def define_config_flags(parser, encoder=False, schedule=False):
     parser.add_argument('--sigma_late_step', type=int, default=None,
                         help='Global step where --sigma_late takes over; 0 (the default) '
                         'keeps the annealed sigma to the end.')
+    parser.add_argument('--fixed_context_steps', type=int, default=None,
+                        help='With a random number of context views (the tiny preset), '
+                        'train on all of them until this global step; 0 (the default) '
+                        'draws the number from the start.')
 
 
 def config_overrides(args):

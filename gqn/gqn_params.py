@@ -51,6 +51,10 @@ _FIELDS = (
     # blocks. tf-gqn's 4 puts the cores on the encoder's grid (16 x 16 at 64 x 64); 2 or
     # 1 gives them a finer grid, onto which the tower's r is repeated (`lstm_grid`).
     'CANVAS_SCALE',
+    # FIXED_CONTEXT_STEPS: with RANDOM_CONTEXT_SIZE, the first FIXED_CONTEXT_STEPS global
+    # steps still train on all CONTEXT_SIZE views, and the number is drawn from then on
+    # (gqn/training.py). 0, the default, draws it from the start.
+    'FIXED_CONTEXT_STEPS',
 )
 
 GQNConfig = collections.namedtuple('GQNConfig', _FIELDS)
@@ -84,7 +88,7 @@ _DEFAULT_CONFIG = _derive(GQNConfig(
     ADAM_LR_ALPHA=5e-4, ADAM_LR_BETA=5e-5,
     PRIOR_BEFORE_UPDATE=False, MODEL='draw', RANDOM_CONTEXT_SIZE=False,
     CANVAS_UPSAMPLING='transposed', SIGMA_LATE_STEP=0, GENERATOR_SIGMA_LATE=0.7,
-    CANVAS_SCALE=4))
+    CANVAS_SCALE=4, FIXED_CONTEXT_STEPS=0))
 # tf-gqn's name for the default config.
 GQN_DEFAULT_CONFIG = _DEFAULT_CONFIG
 
@@ -135,6 +139,17 @@ def _validate(config):
                      '%d); the late stage starts after the anneal ends: give a step >= %d.'
                      % (config.SIGMA_LATE_STEP, config.ANNEAL_SIGMA_TAU,
                         config.ANNEAL_SIGMA_TAU))
+  if (isinstance(config.FIXED_CONTEXT_STEPS, bool)
+      or not isinstance(config.FIXED_CONTEXT_STEPS, int) or config.FIXED_CONTEXT_STEPS < 0):
+    raise ValueError('FIXED_CONTEXT_STEPS is %r; it must be 0 (a random number of context '
+                     'views from the start) or the global step until which training uses '
+                     'all CONTEXT_SIZE views (flag --fixed_context_steps).'
+                     % (config.FIXED_CONTEXT_STEPS,))
+  if config.FIXED_CONTEXT_STEPS and config.RANDOM_CONTEXT_SIZE is False:
+    raise ValueError('FIXED_CONTEXT_STEPS is %d, but RANDOM_CONTEXT_SIZE is off: training '
+                     'uses all CONTEXT_SIZE views at every step already; set it to 0, or '
+                     'train with RANDOM_CONTEXT_SIZE on (the tiny preset).'
+                     % config.FIXED_CONTEXT_STEPS)
   for name in ('GENERATOR_SIGMA_ALPHA', 'GENERATOR_SIGMA_BETA', 'GENERATOR_SIGMA_LATE',
                'ADAM_LR_ALPHA', 'ADAM_LR_BETA'):
     value = getattr(config, name)

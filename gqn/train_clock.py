@@ -38,14 +38,19 @@ def _write_training_times(model_dir, times):
 
 
 class TimeLimitHook(tf.estimator.SessionRunHook):
-  """Stops training once this run has trained `minutes` (the Estimator then saves)."""
+  """Stops training once this run has trained `minutes` (the Estimator then saves).
+
+  The clock starts at the first `Estimator.train` call the hook is given to and runs on
+  through later calls of the same run (training.context_phases).
+  """
 
   def __init__(self, minutes):
     self._seconds = 60.0 * minutes
     self._start = None
 
   def begin(self):
-    self._start = time.time()
+    if self._start is None:
+      self._start = time.time()
 
   def after_run(self, run_context, run_values):
     del run_values  # only the time counts

@@ -148,10 +148,19 @@ def train(config, data_dir, dataset, model_dir, options=None):
     computing = ' computing in %s (--mixed_precision auto: %s);' % (
         mixed_precision or 'float32',
         'this CPU has native bfloat16' if mixed_precision else 'no native bfloat16 here')
+  if in_cluster and config.FIXED_CONTEXT_STEPS:
+    raise ValueError('FIXED_CONTEXT_STEPS is %d, but a cluster (--distribution %s) draws the '
+                     'number of context views from the start; train the first %d steps on '
+                     'one machine, or set --fixed_context_steps 0.'
+                     % (config.FIXED_CONTEXT_STEPS, distribution.mode,
+                        config.FIXED_CONTEXT_STEPS))
   warm_start = None
+  start_step = 0
   if distribute_lib.is_chief(distribution.task):
     # Before the config is written: a checkpoint that does not fit it is refused.
     resumed = checkpoint_integrity.resume_checkpoint(model_dir, config)
+    if resumed is not None:
+      start_step = checkpoints.global_step(resumed)
     if resumed is None and options.init_from:
       start = checkpoints.find_checkpoint(options.init_from)
       checkpoints.check_compatible(start, config)
@@ -183,15 +192,18 @@ def train(config, data_dir, dataset, model_dir, options=None):
                      'global step %d.', config.GENERATOR_SIGMA_ALPHA,
                      config.GENERATOR_SIGMA_BETA, config.ANNEAL_SIGMA_TAU,
                      config.GENERATOR_SIGMA_LATE, config.SIGMA_LATE_STEP)
-  train_input_fn = input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN,
-                            options, options.train_epochs, bad_records,
-                            distributed=distribution.strategy is not None)
+  if config.FIXED_CONTEXT_STEPS > start_step:
+    logs.logger.info('All %d context views until global step %d, then 1..%d at random.',
+                     config.CONTEXT_SIZE, config.FIXED_CONTEXT_STEPS, config.CONTEXT_SIZE)
+  train_input_fn = lambda phase_config: input_fn(
+      phase_config, data_dir, dataset, tf.estimator.ModeKeys.TRAIN, options,
+      options.train_epochs, bad_records, distributed=distribution.strategy is not None)
   eval_input_fn = input_fn(config, data_dir, dataset, tf.estimator.ModeKeys.EVAL, options,
                            1, bad_records)
   with interrupts.StopOnSignals() as stop, _non_finite_loss_errors(model_dir, config):
     if in_cluster:
       tf.estimator.train_and_evaluate(
-          estimator, tf.estimator.TrainSpec(train_input_fn, max_steps=options.max_steps,
+          estimator, tf.estimator.TrainSpec(train_input_fn(config), max_steps=options.max_steps,
                                             hooks=[stop.hook()]),
           tf.estimator.EvalSpec(eval_input_fn, steps=options.eval_steps, start_delay_secs=0,
                                 throttle_secs=options.eval_throttle_secs))
@@ -199,13 +211,18 @@ def train(config, data_dir, dataset, model_dir, options=None):
       if options.initial_eval:
         estimator.evaluate(eval_input_fn)
         bad_records.raise_if_stopped()
-      if stop.signum is None:
-        hooks = [stop.hook()]
-        if options.max_minutes:
-          hooks.append(train_clock.TimeLimitHook(options.max_minutes))
+      hooks = [stop.hook()]
+      if options.max_minutes:
+        hooks.append(train_clock.TimeLimitHook(options.max_minutes))
+      for phase_config, phase_end in context_phases(config, start_step, options.max_steps):
+        if stop.signum is not None:
+          break
         # Each checkpoint records the training time it was saved at, for the curves.
-        estimator.train(train_input_fn, max_steps=options.max_steps, hooks=hooks,
+        estimator.train(train_input_fn(phase_config), max_steps=phase_end, hooks=hooks,
                         saving_listeners=[train_clock.TrainingClock(model_dir)])
+        checkpoint = estimator.latest_checkpoint()
+        if checkpoint is None or checkpoints.global_step(checkpoint) < (phase_end or 0):
+          break  # stopped early: the clock, a signal or the end of the data
   if bad_records.count:
     logs.logger.warning(bad_records.summary())
   bad_records.raise_if_stopped()
@@ -214,6 +231,23 @@ def train(config, data_dir, dataset, model_dir, options=None):
   if stop.signum is not None:
     raise interrupts.TrainingInterrupted(stop.signum, step, checkpoint)
   return step
+
+
+def context_phases(config, start_step, max_steps):
+  """The Estimator.train calls of a run from `start_step`: [(config, max_steps), ...].
+
+  With FIXED_CONTEXT_STEPS ahead of `start_step`, a first call trains on all
+  CONTEXT_SIZE views (RANDOM_CONTEXT_SIZE off) up to that step, and a second draws the
+  number of views on to `max_steps`; otherwise one call does it all. The input pipeline
+  cannot see the global step, so the switch is a new input_fn.
+  """
+  switch = config.FIXED_CONTEXT_STEPS
+  fixed = config._replace(RANDOM_CONTEXT_SIZE=False)
+  if start_step >= switch:
+    return [(config, max_steps)]
+  if max_steps is not None and max_steps <= switch:
+    return [(fixed, max_steps)]
+  return [(fixed, switch), (config, max_steps)]
 
 
 @contextlib.contextmanager

@@ -135,6 +135,23 @@ def test_schedules_at_zero_half_tau_and_beyond():
   np.testing.assert_allclose(lr, [5e-4, 5e-5, 5e-5], rtol=1e-6)
 
 
+def test_fixed_context_steps_defaults_to_none_and_is_recorded_and_validated():
+  assert gqn_params.tf_gqn_config().FIXED_CONTEXT_STEPS == 0
+  assert gqn_params.tiny_config().FIXED_CONTEXT_STEPS == 0
+  first = gqn_params.create_gqn_config({'FIXED_CONTEXT_STEPS': 5000},
+                                       base=gqn_params.tiny_config())
+  assert gqn_params.config_from_json(gqn_params.config_to_json(first)) == first
+  # A gqn_config.json written before the field existed draws the views from the start.
+  values = gqn_params.tiny_config()._asdict()
+  del values['FIXED_CONTEXT_STEPS']
+  assert gqn_params.config_from_json(json.dumps(values)).FIXED_CONTEXT_STEPS == 0
+  with pytest.raises(ValueError, match='FIXED_CONTEXT_STEPS is -1'):
+    gqn_params.create_gqn_config({'FIXED_CONTEXT_STEPS': -1}, base=gqn_params.tiny_config())
+  # Without a random number of views there is nothing to switch to.
+  with pytest.raises(ValueError, match='FIXED_CONTEXT_STEPS is 5000, but RANDOM_CONTEXT_SIZE'):
+    gqn_params.create_gqn_config({'FIXED_CONTEXT_STEPS': 5000})
+
+
 def test_late_sigma_stage_takes_over_at_its_step_and_old_configs_have_none():
   config = gqn_params.create_gqn_config(
       dict(SIGMA_LATE_STEP=100000, GENERATOR_SIGMA_LATE=0.5), base=gqn_params.tiny_config())

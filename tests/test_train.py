@@ -12,6 +12,7 @@ import train_gqn_draw
 from data_provider import gqn_tfr_provider
 from gqn import gqn_params
 from gqn import model_dir as model_dir_lib
+from gqn import training
 from tests import fake_data
 
 
@@ -106,6 +107,45 @@ def test_late_sigma_flags_are_recorded_and_a_late_sigma_without_its_step_is_refu
                               '--batch_size', '2', '--max_steps', '1']) == 0
   recorded = model_dir_lib.read_config(model_dir)
   assert (recorded.SIGMA_LATE_STEP, recorded.GENERATOR_SIGMA_LATE) == (100000, 0.5)
+
+
+def test_context_phases_switch_to_random_views_at_the_fixed_steps():
+  random = gqn_params.create_gqn_config({'FIXED_CONTEXT_STEPS': 100},
+                                        base=gqn_params.tiny_config())
+  fixed = random._replace(RANDOM_CONTEXT_SIZE=False)
+  assert training.context_phases(random, 0, 300) == [(fixed, 100), (random, 300)]
+  assert training.context_phases(random, 40, None) == [(fixed, 100), (random, None)]
+  assert training.context_phases(random, 0, 60) == [(fixed, 60)]
+  assert training.context_phases(random, 100, 300) == [(random, 300)]
+  tiny = gqn_params.tiny_config()
+  assert training.context_phases(tiny, 0, 300) == [(tiny, 300)]
+
+
+@pytest.mark.slow
+def test_fixed_context_steps_train_on_all_views_first_then_on_random_ones(
+    data_dir, tmp_path, monkeypatch):
+  drawn = []
+  make_input_fn = training.input_fn
+  def recording_input_fn(config, *args, **kwargs):
+    if args[2] == tf.estimator.ModeKeys.TRAIN:
+      drawn.append(config.RANDOM_CONTEXT_SIZE)
+    return make_input_fn(config, *args, **kwargs)
+  monkeypatch.setattr(training, 'input_fn', recording_input_fn)
+  model_dir = str(tmp_path / 'model')
+  main = lambda steps: train_gqn_draw.main([
+      '--data_dir', data_dir, '--dataset', 'rooms_ring_camera', '--model_dir', model_dir,
+      '--preset', 'tiny', '--fixed_context_steps', '3', '--batch_size', '2',
+      '--max_steps', str(steps), '--max_minutes', '5', '--keep_checkpoints', '0'])
+  assert main(5) == 0
+  assert drawn == [False, True]
+  # Each phase ends with its checkpoint, and the field is recorded.
+  steps = sorted(int(path.split('-')[-1][:-len('.index')])
+                 for path in glob.glob(os.path.join(model_dir, 'model.ckpt-*.index')))
+  assert steps[-2:] == [3, 5]
+  assert model_dir_lib.read_config(model_dir).FIXED_CONTEXT_STEPS == 3
+  # Trained on past the switch, a run draws the number of views from its first step.
+  assert main(6) == 0
+  assert drawn == [False, True, True]
 
 
 def test_missing_dataset_directory_is_one_clear_error(tmp_path, capsys):
