@@ -98,6 +98,11 @@ def lstm_grid(config):
   return config.IMG_HEIGHT // config.CANVAS_SCALE, config.IMG_WIDTH // config.CANVAS_SCALE
 
 
+def _is_whole(value, minimum):
+  """Whether `value` is an int (not a bool) of at least `minimum`."""
+  return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
 def _validate(config):
   """Raises ValueError naming the first field whose value cannot build a GQN."""
   if config.MODEL not in MODELS:
@@ -124,13 +129,12 @@ def _validate(config):
                'Z_CHANNELS', 'SEQ_LENGTH', 'ETA_INTERNAL_KERNEL_SIZE',
                'ETA_EXTERNAL_KERNEL_SIZE', 'ANNEAL_SIGMA_TAU', 'ANNEAL_LR_TAU'):
     value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    if not _is_whole(value, 1):
       raise ValueError('%s is %r; it must be a positive integer.' % (name, value))
   if config.ENC_CHANNELS % 2:
     raise ValueError('ENC_CHANNELS is %d; it must be even (the encoder\'s residual '
                      'branches have ENC_CHANNELS // 2 channels).' % config.ENC_CHANNELS)
-  if (isinstance(config.SIGMA_LATE_STEP, bool) or not isinstance(config.SIGMA_LATE_STEP, int)
-      or config.SIGMA_LATE_STEP < 0):
+  if not _is_whole(config.SIGMA_LATE_STEP, 0):
     raise ValueError('SIGMA_LATE_STEP is %r; it must be 0 (no late stage of the pixel sigma) '
                      'or the global step where GENERATOR_SIGMA_LATE takes over (flag '
                      '--sigma_late_step).' % (config.SIGMA_LATE_STEP,))
@@ -139,8 +143,7 @@ def _validate(config):
                      '%d); the late stage starts after the anneal ends: give a step >= %d.'
                      % (config.SIGMA_LATE_STEP, config.ANNEAL_SIGMA_TAU,
                         config.ANNEAL_SIGMA_TAU))
-  if (isinstance(config.FIXED_CONTEXT_STEPS, bool)
-      or not isinstance(config.FIXED_CONTEXT_STEPS, int) or config.FIXED_CONTEXT_STEPS < 0):
+  if not _is_whole(config.FIXED_CONTEXT_STEPS, 0):
     raise ValueError('FIXED_CONTEXT_STEPS is %r; it must be 0 (a random number of context '
                      'views from the start) or the global step until which training uses '
                      'all CONTEXT_SIZE views (flag --fixed_context_steps).'

@@ -192,7 +192,8 @@ def train(config, data_dir, dataset, model_dir, options=None):
                      'global step %d.', config.GENERATOR_SIGMA_ALPHA,
                      config.GENERATOR_SIGMA_BETA, config.ANNEAL_SIGMA_TAU,
                      config.GENERATOR_SIGMA_LATE, config.SIGMA_LATE_STEP)
-  if config.FIXED_CONTEXT_STEPS > start_step:
+  phases = context_phases(config, start_step, options.max_steps)
+  if phases[0][0] != config:
     logs.logger.info('All %d context views until global step %d, then 1..%d at random.',
                      config.CONTEXT_SIZE, config.FIXED_CONTEXT_STEPS, config.CONTEXT_SIZE)
   train_input_fn = lambda phase_config: input_fn(
@@ -214,7 +215,7 @@ def train(config, data_dir, dataset, model_dir, options=None):
       hooks = [stop.hook()]
       if options.max_minutes:
         hooks.append(train_clock.TimeLimitHook(options.max_minutes))
-      for phase_config, phase_end in context_phases(config, start_step, options.max_steps):
+      for phase_config, phase_end in phases:
         if stop.signum is not None:
           break
         # Each checkpoint records the training time it was saved at, for the curves.
@@ -227,7 +228,7 @@ def train(config, data_dir, dataset, model_dir, options=None):
     logs.logger.warning(bad_records.summary())
   bad_records.raise_if_stopped()
   checkpoint = estimator.latest_checkpoint()
-  step = None if checkpoint is None else tf.train.load_variable(checkpoint, 'global_step')
+  step = None if checkpoint is None else checkpoints.global_step(checkpoint)
   if stop.signum is not None:
     raise interrupts.TrainingInterrupted(stop.signum, step, checkpoint)
   return step
