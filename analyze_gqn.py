@@ -15,7 +15,8 @@ analysis (and `run`: the checkpoint and data), and one PNG per analysis:
   embedding.png  2-D PCA and t-SNE of single-view r of a few scenes, coloured by scene,
                  beside the pixels (or the GQN-VAE's r with --vae_model_dir)
   algebra.png    quadruples A, B, C, D, the render of r_A - r_B + r_C from D's camera,
-                 and the renders of r_A and r_C alone
+                 and the renders of r_A, r_C and D's own r_D alone, for each
+                 factor's quadruples and then (rooms) those with the object in place
 
 probes and algebra need the scene factors this project's renderer writes beside its
 records (python -m data_provider.scenes.render); views and embedding run on any dataset.

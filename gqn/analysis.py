@@ -19,7 +19,8 @@ own:
   algebra    (analysis_algebra.py) r_A - r_B + r_C rendered from D's cameras, for
              quadruples of scenes where D is A with the factor that differs between B and
              C changed; scored against D's true views and against rendering r_A or r_C
-             alone.
+             alone, beside rendering r_D (D's own r: the floor); for rooms also with
+             the object in place (A's object where B's stands).
 
 They share the networks in their sessions (analysis_model.py), the scenes and factors
 they read (analysis_scenes.py) and the feature sets of probes and embedding
@@ -162,8 +163,9 @@ def analyze(model_dir, data_dir, dataset, analyses=ANALYSES, output_dir=None,
       analysis_embedding.plot_embedding(os.path.join(output_dir, 'embedding.png'),
                                         results['embedding'])
     if 'algebra' in analyses:
+      cases = [name for name, _, _ in scene_factors.algebra_cases(dataset)]
       say('algebra: rendering %d quadruples per factor (%s)'
-          % (quadruples_per_factor, ', '.join(scene_factors.factor_names(dataset))))
+          % (quadruples_per_factor, ', '.join(cases)))
       quadruples = analysis_algebra.render_quadruples(dataset, quadruples_per_factor, size,
                                                       seed)
       results['algebra'], rows = analysis_algebra.analyze_algebra(model, quadruples,

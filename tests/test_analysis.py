@@ -271,10 +271,12 @@ def test_analyses_end_to_end_on_a_trained_tiny_model(tmp_path, capsys):
     assert np.asarray(embedding['pca'][name]['points']).shape == (4 * 10, 2)
 
   algebra = results['algebra']
-  assert algebra['num_quadruples'] == 6  # one per room factor
-  assert set(algebra['overall']) == {'algebra', 'render_r_a', 'render_r_c'}
-  assert set(algebra['per_factor']) == {'wall_colour', 'floor_colour', 'object_shape',
-                                        'object_colour', 'object_position', 'object_size'}
+  assert algebra['num_quadruples'] == 9  # one per room factor, then 3 in place
+  assert set(algebra['overall']) == {'algebra', 'render_r_a', 'render_r_c', 'render_r_d'}
+  assert list(algebra['per_factor']) == [
+      'wall_colour', 'floor_colour', 'object_shape', 'object_colour', 'object_position',
+      'object_size', 'object_shape_in_place', 'object_colour_in_place',
+      'object_size_in_place']
 
 
 def test_vae_representation_restores_the_gqn_vae_encoder(tmp_path):
@@ -343,3 +345,18 @@ def test_algebra_scores_every_quadruple_and_pictures_a_few_of_each_factor():
   assert len(rows) == 2 * analysis_algebra.PICTURED_PER_FACTOR
   assert result['overall']['algebra']['mse'] < 1e-12 < result['overall']['render_r_a']['mse']
   assert result['algebra_beats_both']
+  # D's own r renders D exactly here: the floor that the algebra reaches.
+  assert result['overall']['render_r_d']['mse'] < 1e-12
+  assert len(rows[0]) == len(result['grid_columns']) == 8
+
+
+def test_algebra_overall_leaves_out_the_in_place_cases():
+  frames = np.zeros((4, 3, 4, 4, 3))
+  frames[3] = 0.5  # D differs from A, B and C: rendering r_A is wrong by 0.25.
+  scenes = analysis_scenes.Scenes(frames, None, np.zeros((4, 3, 7)))
+  shifted = analysis_scenes.Scenes(frames + 0.1, None, np.zeros((4, 3, 7)))
+  result, _ = analysis_algebra.analyze_algebra(
+      _ColourModel(), [('object_shape', scenes), ('object_shape_in_place', shifted)], 2)
+  assert list(result['per_factor']) == ['object_shape', 'object_shape_in_place']
+  assert result['overall'] == result['per_factor']['object_shape']
+  assert result['num_quadruples'] == 2

@@ -245,6 +245,41 @@ def test_quadruples_differ_in_exactly_the_one_factor(dataset, name):
     assert json.loads(json.dumps(d)) == d
 
 
+@pytest.mark.parametrize('name', rooms.IN_PLACE_FACTOR_NAMES)
+def test_in_place_quadruples_put_every_object_where_b_stands(name):
+  rng = np.random.default_rng(5)
+  for _ in range(5):
+    a, b, c, d = factors.one_factor_variants(ROOMS, name, rng, in_place=True)
+    assert factors.differing_factors(ROOMS, b, c) == [name]
+    assert factors.differing_factors(ROOMS, a, d) == [name]
+    assert _close(rooms.get_factor(d, name), rooms.get_factor(c, name))
+    for placement in rooms.PLACEMENT_FACTOR_NAMES:
+      if placement != name:
+        for scene in (a, c, d):
+          assert _close(rooms.get_factor(scene, placement), rooms.get_factor(b, placement))
+    # A is still its own room: it differs from B in more than where the object stands.
+    assert set(factors.differing_factors(ROOMS, a, b)) - {'object_yaw'}
+
+
+def test_in_place_cases_follow_the_factors_and_leave_their_quadruples_alone():
+  cases = factors.algebra_cases(ROOMS)
+  assert [name for name, _, _ in cases[:len(rooms.FACTOR_NAMES)]] == list(rooms.FACTOR_NAMES)
+  assert cases[len(rooms.FACTOR_NAMES):] == [
+      (name + factors.IN_PLACE_SUFFIX, name, True) for name in rooms.IN_PLACE_FACTOR_NAMES]
+  assert [case for case in factors.algebra_cases(SM7)] == [
+      (name, name, False) for name in shepard_metzler.FACTOR_NAMES]
+  # Without in_place the random stream is drawn as before the option existed.
+  first = factors.one_factor_variants(ROOMS, 'object_shape', np.random.default_rng(3))
+  again = factors.one_factor_variants(ROOMS, 'object_shape', np.random.default_rng(3),
+                                      in_place=False)
+  assert first == again
+  with pytest.raises(ValueError, match='cannot change .object_position. in place'):
+    factors.one_factor_variants(ROOMS, 'object_position', np.random.default_rng(0),
+                                in_place=True)
+  with pytest.raises(ValueError, match='in place; it can: none'):
+    factors.one_factor_variants(SM7, 'shape', np.random.default_rng(0), in_place=True)
+
+
 def test_room_shape_change_keeps_colour_place_and_size():
   a, b, c, d = factors.one_factor_variants(ROOMS, 'object_shape',
                                            np.random.default_rng(3))

@@ -110,6 +110,22 @@ def factor_names(dataset):
   return _kind(dataset).module.FACTOR_NAMES
 
 
+# The name of a factor's quadruples "in place" (see `one_factor_variants`).
+IN_PLACE_SUFFIX = '_in_place'
+
+
+def algebra_cases(dataset):
+  """The kinds of scene-algebra quadruple for `dataset`: (name, factor, in_place).
+
+  One per factor of `factor_names`, named after it, then one per factor that can also be
+  changed in place (rooms: the object's shape, colour and size), named
+  factor + IN_PLACE_SUFFIX.
+  """
+  module = _kind(dataset).module
+  return ([(name, name, False) for name in module.FACTOR_NAMES]
+          + [(name + IN_PLACE_SUFFIX, name, True) for name in module.IN_PLACE_FACTOR_NAMES])
+
+
 def render_views(dataset, factors, cameras, frame_size=64):
   """Renders the scene of `factors` from `cameras`.
 
@@ -131,13 +147,16 @@ def differing_factors(dataset, a, b):
   return _kind(dataset).module.differing_factors(a, b)
 
 
-def one_factor_variants(dataset, factor, rng):
+def one_factor_variants(dataset, factor, rng, in_place=False):
   """Draws factors (A, B, C, D) for scene algebra: D ~ A - B + C.
 
   B and C differ in `factor` alone; A has B's value of `factor` (and is otherwise an
   independent scene); D is A with `factor` set to C's value. For example with
   factor='object_shape' on rooms: A a red sphere, B a blue sphere, C the blue sphere
-  made a cube (same colour and place), D the red sphere made that cube.
+  made a cube (same colour and place), D the red sphere made that cube. With
+  `in_place`, A also takes B's values of the factors that place the object (rooms: its
+  position and size, but for `factor` itself), so that the object of all four stands in
+  one place; the room and the object's other factors stay A's own.
 
   Args:
     dataset: a synthetic dataset name.
@@ -146,24 +165,33 @@ def one_factor_variants(dataset, factor, rng):
       object). Shepard-Metzler: colours (recolour the whole object), shape (same
       paint on another form), cube_colour (the first cube's colour).
     rng: `np.random.Generator`.
+    in_place: put A's object where B's stands (`factor` must be one of the dataset's
+      IN_PLACE_FACTOR_NAMES). Without it the random stream is drawn as it always was.
 
   Returns:
     (A, B, C, D) factors dicts.
 
   Raises:
-    ValueError: unknown dataset or factor, or no quadruple fitted in 100 tries.
+    ValueError: unknown dataset or factor, a factor that cannot be changed in place, or
+      no quadruple fitted in 100 tries.
   """
   kind = _kind(dataset)
   module = kind.module
   if factor not in module.FACTOR_NAMES:
     raise ValueError('Unknown factor %r for %s; it has: %s.'
                      % (factor, dataset, ', '.join(module.FACTOR_NAMES)))
+  if in_place and factor not in module.IN_PLACE_FACTOR_NAMES:
+    raise ValueError('%s cannot change %r in place; it can: %s.'
+                     % (dataset, factor, ', '.join(module.IN_PLACE_FACTOR_NAMES) or 'none'))
+  placement = [name for name in module.PLACEMENT_FACTOR_NAMES if in_place and name != factor]
   for _ in range(_VARIANT_TRIES):
     b = kind.algebra_sample(rng)
     try:
       c = module.vary(b, factor, rng)
       a = module.set_factor(kind.algebra_sample(rng), factor,
                             module.get_factor(b, factor))
+      for name in placement:
+        a = module.set_factor(a, name, module.get_factor(b, name))
       d = module.set_factor(a, factor, module.get_factor(c, factor))
     except ValueError:  # A changed object that does not fit its room: draw again.
       continue

@@ -99,6 +99,11 @@ def _place(rng, shape, placed):
 # The factors `vary` changes; `object_*` name the first object.
 FACTOR_NAMES = ('wall_colour', 'floor_colour', 'object_shape', 'object_colour',
                 'object_position', 'object_size')
+# The factors that place the first object. A scene-algebra quadruple "in place" gives A
+# B's values of them, so that A's object stands where B's and C's does; the factors
+# below can be changed so.
+PLACEMENT_FACTOR_NAMES = ('object_position', 'object_size')
+IN_PLACE_FACTOR_NAMES = ('object_shape', 'object_colour', 'object_size')
 # Everything `differing_factors` compares.
 ALL_FACTOR_NAMES = ('wall_colour', 'floor_colour', 'num_objects', 'object_shape',
                     'object_colour', 'object_position', 'object_size', 'object_yaw')

@@ -65,6 +65,9 @@ def sample_cube_cells(rng, parts):
 #   shape: the cube offsets, each cube keeping its colour (the same paint, another form);
 #   cube_colour: the colour of the first cube only.
 FACTOR_NAMES = ('colours', 'shape', 'cube_colour')
+# One object at the centre of every scene: nothing to put in place (see rooms).
+PLACEMENT_FACTOR_NAMES = ()
+IN_PLACE_FACTOR_NAMES = ()
 # Everything `differing_factors` compares.
 ALL_FACTOR_NAMES = ('parts', 'shape', 'colours', 'cube_colour')
 
