@@ -183,7 +183,8 @@ def one_factor_variants(dataset, factor, rng, in_place=False):
   if in_place and factor not in module.IN_PLACE_FACTOR_NAMES:
     raise ValueError('%s cannot change %r in place; it can: %s.'
                      % (dataset, factor, ', '.join(module.IN_PLACE_FACTOR_NAMES) or 'none'))
-  placement = [name for name in module.PLACEMENT_FACTOR_NAMES if in_place and name != factor]
+  placement = ([name for name in module.PLACEMENT_FACTOR_NAMES if name != factor]
+               if in_place else [])
   for _ in range(_VARIANT_TRIES):
     b = kind.algebra_sample(rng)
     try:
