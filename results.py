@@ -54,8 +54,8 @@ from gqn import training
 # last 30000 steps of the hour the latent then carries more of what the views leave
 # open, for the same mean render (sections 12 and 13). At the tiny step's benchmarked
 # 0.027 s in bfloat16 on 2 quiet cores of an AMX CPU, each dataset's 130000 steps are
-# the hour (58 minutes); the AMD EPYC of section 6, without AVX-512, steps at 0.118 s,
-# 4.4x as long.
+# the hour (58 minutes); an AMD EPYC with AVX512_BF16 but no AMX (section 16) steps at
+# 0.058 s, 2.1x as long, and the AMD EPYC of section 6, without AVX-512, at 0.118 s, 4.4x.
 Recipe = collections.namedtuple('Recipe', ['train_scenes', 'test_scenes', 'steps',
                                            'sigma_late_step'],
                                 defaults=(0,))  # 0: no late stage of the pixel sigma
