@@ -18,8 +18,8 @@ from gqn import pictures
 from gqn import view_metrics
 
 
-# The algebra picture shows at most this many quadruples of each factor; the numbers
-# average over all of them.
+# The algebra picture shows at most this many quadruples of each case (a factor, or a
+# factor in place); the numbers average over all of them.
 PICTURED_PER_FACTOR = 3
 
 
@@ -105,13 +105,13 @@ def render_quadruples(dataset, per_factor, image_size, seed=0):
 
   Args:
     dataset: a synthetic dataset name.
-    per_factor: quadruples per factor.
+    per_factor: quadruples per case.
     image_size: the model's frame side.
     seed: fixes the scenes and cameras.
 
   Returns:
-    List of (case name, Scenes of [4, V, ...]): the factors' quadruples first, drawn
-    as they were before the in-place cases existed, then the in-place ones.
+    List of (case name, Scenes of [4, V, ...]): the factors' own quadruples first, so
+    that the in-place ones drawn after them leave their random stream alone.
   """
   info = gqn_tfr_provider.dataset_info(dataset)
   rng = np.random.default_rng(seed)

@@ -166,7 +166,8 @@ def one_factor_variants(dataset, factor, rng, in_place=False):
       paint on another form), cube_colour (the first cube's colour).
     rng: `np.random.Generator`.
     in_place: put A's object where B's stands (`factor` must be one of the dataset's
-      IN_PLACE_FACTOR_NAMES). Without it the random stream is drawn as it always was.
+      IN_PLACE_FACTOR_NAMES). It draws nothing more from `rng` itself; a quadruple
+      that then does not fit its room is drawn again.
 
   Returns:
     (A, B, C, D) factors dicts.
