@@ -23,6 +23,7 @@ FLAG_FIELDS = collections.OrderedDict([
     ('context_size', ('CONTEXT_SIZE',)),
     ('img_size', ('IMG_HEIGHT', 'IMG_WIDTH')),
     ('canvas_scale', ('CANVAS_SCALE',)),
+    ('enc_pooled_channels', ('ENC_POOLED_CHANNELS',)),
     ('adam_lr_alpha', ('ADAM_LR_ALPHA',)),
     ('adam_lr_beta', ('ADAM_LR_BETA',)),
     ('anneal_lr_tau', ('ANNEAL_LR_TAU',)),
@@ -64,6 +65,10 @@ def define_config_flags(parser, encoder=False, schedule=False):
                       default=None,
                       help='The image over the DRAW cores\' grid (tf-gqn: 4, 4x4 blocks); 2 '
                       'halves the blocks, for about 1.9x the step of the tiny preset.')
+  parser.add_argument('--enc_pooled_channels', type=int, default=None,
+                      help='With the tower encoder, average the last this many channels of '
+                      'r over its grid (a code without a place beside the map); 0 (the '
+                      'default) is tf-gqn\'s tower.')
   if schedule:
     parser.add_argument('--adam_lr_alpha', type=float, default=None,
                         help='Initial learning rate (tf-gqn: 5e-4).')

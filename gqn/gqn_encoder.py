@@ -40,7 +40,7 @@ def _tower(frames, cameras, channels):
   return layers.Conv2D('conv2d_7', channels, channels, 1, activation=relu)(net)
 
 
-def encode_scene(context_frames, context_cameras, enc_type, channels):
+def encode_scene(context_frames, context_cameras, enc_type, channels, pooled_channels=0):
   """Encodes K context views of each scene into one representation r.
 
   Args:
@@ -49,6 +49,9 @@ def encode_scene(context_frames, context_cameras, enc_type, channels):
     enc_type: 'pool' (r is 1 x 1 x C, averaged over space) or 'tower' (r is
       H/4 x W/4 x C).
     channels: C, the representation's channels (ENC_CHANNELS).
+    pooled_channels: with the tower, the last this many channels of r are averaged over
+      its grid and repeated at every cell (ENC_POOLED_CHANNELS): a code without a place
+      beside the map. 0 is tf-gqn's tower.
 
   Returns:
     r: [B, 1, 1, C] for 'pool', [B, H/4, W/4, C] for 'tower'.
@@ -70,4 +73,9 @@ def encode_scene(context_frames, context_cameras, enc_type, channels):
       net = tf.reduce_mean(net, axis=[1, 2], keepdims=True)  # 1 x 1 x C
   out_height, out_width = net.shape.as_list()[1:3]
   net = tf.reshape(net, tf.stack([batch, num_views, out_height, out_width, channels]))
-  return tf.reduce_sum(net, axis=1)
+  net = tf.reduce_sum(net, axis=1)
+  if pooled_channels:
+    placed = net[..., :channels - pooled_channels]
+    pooled = tf.reduce_mean(net[..., channels - pooled_channels:], axis=[1, 2], keepdims=True)
+    net = tf.concat([placed, tf.tile(pooled, [1, out_height, out_width, 1])], axis=-1)
+  return net

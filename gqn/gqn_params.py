@@ -55,6 +55,11 @@ _FIELDS = (
     # steps still train on all CONTEXT_SIZE views, and the number is drawn from then on
     # (gqn/training.py). 0, the default, draws it from the start.
     'FIXED_CONTEXT_STEPS',
+    # ENC_POOLED_CHANNELS: with the tower encoder, the last ENC_POOLED_CHANNELS channels
+    # of r are averaged over the encoder's grid and repeated at every cell (as the pool
+    # encoder's r is), the others keep their place (gqn/gqn_encoder.py). The variables
+    # are the tower's; 0, the default, is tf-gqn's tower.
+    'ENC_POOLED_CHANNELS',
 )
 
 GQNConfig = collections.namedtuple('GQNConfig', _FIELDS)
@@ -88,7 +93,7 @@ _DEFAULT_CONFIG = _derive(GQNConfig(
     ADAM_LR_ALPHA=5e-4, ADAM_LR_BETA=5e-5,
     PRIOR_BEFORE_UPDATE=False, MODEL='draw', RANDOM_CONTEXT_SIZE=False,
     CANVAS_UPSAMPLING='transposed', SIGMA_LATE_STEP=0, GENERATOR_SIGMA_LATE=0.7,
-    CANVAS_SCALE=4, FIXED_CONTEXT_STEPS=0))
+    CANVAS_SCALE=4, FIXED_CONTEXT_STEPS=0, ENC_POOLED_CHANNELS=0))
 # tf-gqn's name for the default config.
 GQN_DEFAULT_CONFIG = _DEFAULT_CONFIG
 
@@ -153,6 +158,15 @@ def _validate(config):
                      'uses all CONTEXT_SIZE views at every step already; set it to 0, or '
                      'train with RANDOM_CONTEXT_SIZE on (the tiny preset).'
                      % config.FIXED_CONTEXT_STEPS)
+  if not _is_whole(config.ENC_POOLED_CHANNELS, 0) or (
+      config.ENC_POOLED_CHANNELS > config.ENC_CHANNELS):
+    raise ValueError('ENC_POOLED_CHANNELS is %r; it must be a whole number from 0 to '
+                     'ENC_CHANNELS (%d): the channels of r averaged over the grid.'
+                     % (config.ENC_POOLED_CHANNELS, config.ENC_CHANNELS))
+  if config.ENC_POOLED_CHANNELS and config.ENC_TYPE != 'tower':
+    raise ValueError('ENC_POOLED_CHANNELS is %d, but ENC_TYPE is %r: the pool encoder '
+                     'averages all of r already; set it to 0, or use the tower encoder.'
+                     % (config.ENC_POOLED_CHANNELS, config.ENC_TYPE))
   for name in ('GENERATOR_SIGMA_ALPHA', 'GENERATOR_SIGMA_BETA', 'GENERATOR_SIGMA_LATE',
                'ADAM_LR_ALPHA', 'ADAM_LR_BETA'):
     value = getattr(config, name)

@@ -152,6 +152,26 @@ def test_fixed_context_steps_defaults_to_none_and_is_recorded_and_validated():
     gqn_params.create_gqn_config({'FIXED_CONTEXT_STEPS': 5000})
 
 
+def test_enc_pooled_channels_defaults_to_tf_gqn_and_is_recorded_and_validated():
+  assert gqn_params.tf_gqn_config().ENC_POOLED_CHANNELS == 0
+  assert gqn_params.tiny_config().ENC_POOLED_CHANNELS == 0
+  split = gqn_params.create_gqn_config({'ENC_POOLED_CHANNELS': 32},
+                                       base=gqn_params.tiny_config())
+  assert gqn_params.config_from_json(gqn_params.config_to_json(split)) == split
+  # r keeps its channels, so the DRAW cores' inputs do not change.
+  assert split.INFERENCE_INPUT_CHANNELS == gqn_params.tiny_config().INFERENCE_INPUT_CHANNELS
+  # A gqn_config.json written before the field existed reads as tf-gqn's tower.
+  values = gqn_params.tiny_config()._asdict()
+  del values['ENC_POOLED_CHANNELS']
+  assert gqn_params.config_from_json(json.dumps(values)).ENC_POOLED_CHANNELS == 0
+  with pytest.raises(ValueError, match='ENC_POOLED_CHANNELS is 65'):
+    gqn_params.create_gqn_config({'ENC_POOLED_CHANNELS': 65}, base=gqn_params.tiny_config())
+  with pytest.raises(ValueError, match='ENC_POOLED_CHANNELS is -1'):
+    gqn_params.create_gqn_config({'ENC_POOLED_CHANNELS': -1}, base=gqn_params.tiny_config())
+  with pytest.raises(ValueError, match="ENC_POOLED_CHANNELS is 32, but ENC_TYPE is 'pool'"):
+    gqn_params.create_gqn_config({'ENC_POOLED_CHANNELS': 32})
+
+
 def test_late_sigma_stage_takes_over_at_its_step_and_old_configs_have_none():
   config = gqn_params.create_gqn_config(
       dict(SIGMA_LATE_STEP=100000, GENERATOR_SIGMA_LATE=0.5), base=gqn_params.tiny_config())
@@ -227,6 +247,24 @@ def test_representation_is_the_sum_over_views():
              for k in range(2)]
     both, one = _run([both, one])
   np.testing.assert_allclose(both, one[0] + one[1], rtol=1e-5, atol=1e-6)
+
+
+def test_pooled_channels_average_the_towers_last_channels_over_its_grid():
+  rng = np.random.RandomState(4)
+  frames = rng.uniform(size=(2, 3, 32, 32, 3)).astype(np.float32)
+  poses = rng.normal(size=(2, 3, 7)).astype(np.float32)
+  with tf.Graph().as_default():
+    tower = gqn_encoder.encode_scene(tf.constant(frames), tf.constant(poses), 'tower', 16)
+    with tf.variable_scope('', reuse=True):
+      split = gqn_encoder.encode_scene(tf.constant(frames), tf.constant(poses), 'tower', 16,
+                                       pooled_channels=6)
+    names = [v.op.name for v in tf.global_variables()]
+    tower, split = _run([tower, split])
+  assert split.shape == (2, 8, 8, 16) and len(names) == 16  # the tower's variables only
+  np.testing.assert_allclose(split[..., :10], tower[..., :10], rtol=1e-6)
+  pooled = np.broadcast_to(tower[..., 10:].mean(axis=(1, 2), keepdims=True), (2, 8, 8, 6))
+  np.testing.assert_allclose(split[..., 10:], pooled, rtol=1e-5, atol=1e-6)
+  assert np.std(tower[..., 10:], axis=(1, 2)).max() > 1e-3  # the map did vary there
 
 
 def test_conv_lstm_cell_matches_its_equations():
