@@ -10,6 +10,7 @@ import tensorflow.compat.v1 as tf
 
 import train_gqn_draw
 from data_provider import gqn_tfr_provider
+from gqn import analysis_model
 from gqn import gqn_params
 from gqn import model_dir as model_dir_lib
 from gqn import training
@@ -146,6 +147,28 @@ def test_fixed_context_steps_train_on_all_views_first_then_on_random_ones(
   # Trained on past the switch, a run draws the number of views from its first step.
   assert main(6) == 0
   assert drawn == [False, True, True]
+
+
+def test_pooled_channels_flag_trains_is_recorded_and_pools_r(data_dir, tmp_path):
+  model_dir = str(tmp_path / 'model')
+  assert train_gqn_draw.main([
+      '--data_dir', data_dir, '--dataset', 'rooms_ring_camera', '--model_dir', model_dir,
+      '--preset', 'tiny', '--enc_pooled_channels', '24', '--batch_size', '2',
+      '--max_steps', '2', '--max_minutes', '5']) == 0
+  config = model_dir_lib.read_config(model_dir)
+  assert config.ENC_POOLED_CHANNELS == 24
+  model = analysis_model.GQNModel(config, tf.train.latest_checkpoint(model_dir))
+  try:
+    rng = np.random.RandomState(0)
+    r = model.encode(rng.uniform(size=(2, 3, 32, 32, 3)).astype(np.float32),
+                     rng.normal(size=(2, 3, 7)).astype(np.float32))
+  finally:
+    model.close()
+  assert r.shape == (2, 8, 8, 64)
+  # The last 24 channels are one code repeated over the grid; the others vary over it.
+  np.testing.assert_allclose(r[..., 40:], np.broadcast_to(r[:, :1, :1, 40:], r[..., 40:].shape),
+                             rtol=1e-5, atol=1e-6)
+  assert np.std(r[..., :40], axis=(1, 2)).max() > 1e-4
 
 
 def test_missing_dataset_directory_is_one_clear_error(tmp_path, capsys):
