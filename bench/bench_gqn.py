@@ -51,6 +51,7 @@ if _ROOT not in sys.path:
 from bench import flops  # pylint: disable=g-import-not-at-top
 from bench import op_profile  # pylint: disable=g-import-not-at-top
 from data_provider import flag_types  # pylint: disable=g-import-not-at-top
+from data_provider import logs  # pylint: disable=g-import-not-at-top
 
 MODES = ('train', 'generate', 'eval')
 # The pipeline's case: 64 px rooms, 5 context views + the target, batch 36.
@@ -116,12 +117,12 @@ def _parser():
                       'not timed.')
   # Output.
   parser.add_argument('--json', default=None, help='Write the results to this file.')
+  logs.add_verbose_flag(parser)
   return parser
 
 
 def _set_environment(args):
   """Settings TensorFlow reads when it starts: must happen before it is imported."""
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   if args.onednn is not None:
     os.environ['TF_ENABLE_ONEDNN_OPTS'] = args.onednn
   if args.xla:
@@ -391,12 +392,15 @@ def main(argv=None):
     if mode not in MODES:
       raise SystemExit('bench_gqn.py: error: unknown mode %r in --modes; use %s.'
                        % (mode, ', '.join(MODES)))
+  # TensorFlow's C++ start-up lines would hide the report; it reads the level once, at
+  # import, below.
+  logs.quiet_tensorflow_startup(sys.argv[1:] if argv is None else argv)
   _set_environment(args)
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
   from gqn import gqn_params  # pylint: disable=g-import-not-at-top
   from gqn import precision  # pylint: disable=g-import-not-at-top
   tf.disable_eager_execution()
-  tf.logging.set_verbosity(tf.logging.ERROR)
+  logs.setup(args.verbose)
   args.mixed_precision = precision.resolve(args.mixed_precision)
 
   if args.config:

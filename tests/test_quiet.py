@@ -108,3 +108,11 @@ def test_demo_is_short_and_ends_with_the_result(tmp_path):
   assert len((out + err).splitlines()) <= 25, out + err
   assert 'GQN (tiny, 2 steps)' in out
   assert out.rstrip().splitlines()[-1].startswith('Pictures:')
+
+
+def test_benchmark_prints_its_report_only(tmp_path):
+  out, err = _run('bench/bench_gqn.py', '--preset', 'tiny', '--batch_sizes', '1', '--modes',
+                  'train', '--pipeline', 'off', '--repeats', '1', '--warmup', '0',
+                  '--json', str(tmp_path / 'report.json'))
+  _assert_quiet(out, err)
+  assert 'GQN benchmark: preset=tiny' in out and '| fast | train | 1 |' in out
