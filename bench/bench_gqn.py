@@ -394,7 +394,7 @@ def main(argv=None):
                        % (mode, ', '.join(MODES)))
   # TensorFlow's C++ start-up lines would hide the report; it reads the level once, at
   # import, below.
-  logs.quiet_tensorflow_startup(sys.argv[1:] if argv is None else argv)
+  logs.quiet_tensorflow_startup(argv)
   _set_environment(args)
   import tensorflow.compat.v1 as tf  # pylint: disable=g-import-not-at-top
   from gqn import gqn_params  # pylint: disable=g-import-not-at-top
