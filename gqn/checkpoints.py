@@ -6,6 +6,7 @@ off the variables' shapes instead (docs/model.md#snapshot-contract fixes their n
   ENC_TYPE                  'pool' / 'tower'   scope GQN/PoolEncoder or GQN/TowerEncoder
   ENC_CHANNELS              <encoder>/conv2d/kernel         [2, 2, 3, ENC_CHANNELS]
   POSE_CHANNELS             <encoder>/conv2d_4/kernel       [1, 1, ENC + POSE, ENC / 2]
+  ENC_CODE_CHANNELS         <encoder>/code/kernel           [1, 1, ENC, CODE]; 0 without
   LSTM_KERNEL_SIZE,         LSTM_gen/GQNCell/h_g_LSTMConv/kernel
     LSTM_OUTPUT_CHANNELS                                    [k, k, C_h, 4 C_h]
   Z_CHANNELS                LSTM_gen/GQNCell/z_LSTMConv/kernel  [k, k, Z, 4 C_h]
@@ -220,6 +221,9 @@ def read_config_fields(checkpoint_path):
   encoder = _ENCODER_SCOPES[enc_type]
   enc_channels = _shape(shapes, encoder + 'conv2d/kernel', checkpoint_path)[3]
   pose_and_enc = _shape(shapes, encoder + 'conv2d_4/kernel', checkpoint_path)[2]
+  code_channels = 0
+  if encoder + 'code/kernel' in shapes:
+    code_channels = _shape(shapes, encoder + 'code/kernel', checkpoint_path)[3]
   kernel, _, hidden, _ = _shape(shapes, _GEN + 'GQNCell/h_g_LSTMConv/kernel', checkpoint_path)
   z_channels = _shape(shapes, _GEN + 'GQNCell/z_LSTMConv/kernel', checkpoint_path)[2]
   if _GEN + RESIZE_UPSAMPLE + '/kernel' in shapes:
@@ -235,7 +239,8 @@ def read_config_fields(checkpoint_path):
   eta_external, _, _, img_channels = _shape(shapes, 'GQN/eta_g/kernel', checkpoint_path)
   return collections.OrderedDict([
       ('ENC_TYPE', enc_type), ('ENC_CHANNELS', enc_channels),
-      ('POSE_CHANNELS', pose_and_enc - enc_channels), ('LSTM_KERNEL_SIZE', kernel),
+      ('POSE_CHANNELS', pose_and_enc - enc_channels),
+      ('ENC_CODE_CHANNELS', code_channels), ('LSTM_KERNEL_SIZE', kernel),
       ('LSTM_OUTPUT_CHANNELS', hidden), ('Z_CHANNELS', z_channels),
       ('LSTM_CANVAS_CHANNELS', canvas), ('CANVAS_UPSAMPLING', upsampling),
       ('CANVAS_SCALE', scale),

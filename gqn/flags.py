@@ -24,6 +24,7 @@ FLAG_FIELDS = collections.OrderedDict([
     ('img_size', ('IMG_HEIGHT', 'IMG_WIDTH')),
     ('canvas_scale', ('CANVAS_SCALE',)),
     ('enc_pooled_channels', ('ENC_POOLED_CHANNELS',)),
+    ('enc_code_channels', ('ENC_CODE_CHANNELS',)),
     ('adam_lr_alpha', ('ADAM_LR_ALPHA',)),
     ('adam_lr_beta', ('ADAM_LR_BETA',)),
     ('anneal_lr_tau', ('ANNEAL_LR_TAU',)),
@@ -69,6 +70,10 @@ def define_config_flags(parser, encoder=False, schedule=False):
                       help='With the tower encoder, average the last this many channels of '
                       'r over its grid (a code without a place beside the map); 0 (the '
                       'default) is tf-gqn\'s tower.')
+  parser.add_argument('--enc_code_channels', type=int, default=None,
+                      help='With the tower encoder, add a code of this many channels to r '
+                      '(its own 1 x 1 head, averaged over the grid), leaving all of the '
+                      'map\'s channels in place; 0 (the default) is tf-gqn\'s tower.')
   if schedule:
     parser.add_argument('--adam_lr_alpha', type=float, default=None,
                         help='Initial learning rate (tf-gqn: 5e-4).')

@@ -133,7 +133,8 @@ class GeneratorCore(object):
       with tf.variable_scope('GQNCell'):
         # The input names make the variable names (`query_pose_LSTMConv/`, tf-gqn's).
         self.cell = ConvLSTMCell(
-            [('representation', config.ENC_CHANNELS), ('query_pose', config.POSE_CHANNELS),
+            [('representation', gqn_params.representation_channels(config)),
+             ('query_pose', config.POSE_CHANNELS),
              ('z', config.Z_CHANNELS), ('h_g', hidden)],
             hidden, config.LSTM_KERNEL_SIZE)
       self.upsampling = config.CANVAS_UPSAMPLING
@@ -173,7 +174,8 @@ class InferenceCore(object):
           config.CANVAS_SCALE, config.CANVAS_SCALE, 'VALID', use_bias=False)
       with tf.variable_scope('GQNCell'):
         self.cell = ConvLSTMCell(
-            [('representation', config.ENC_CHANNELS), ('query_pose', config.POSE_CHANNELS),
+            [('representation', gqn_params.representation_channels(config)),
+             ('query_pose', config.POSE_CHANNELS),
              ('h_g', hidden), ('h_e', hidden)],
             hidden, config.LSTM_KERNEL_SIZE)
 

@@ -115,7 +115,7 @@ def gqn_draw(query_pose, context_frames, context_poses, config, target_frame=Non
   with tf.variable_scope(scope, reuse=tf.AUTO_REUSE):
     representation = gqn_encoder.encode_scene(
         cast(context_frames), cast(context_poses), config.ENC_TYPE, config.ENC_CHANNELS,
-        config.ENC_POOLED_CHANNELS)
+        config.ENC_POOLED_CHANNELS, config.ENC_CODE_CHANNELS)
     grid = list(gqn_params.lstm_grid(config))
     if config.ENC_TYPE == 'pool':
       tiled_representation = tf.tile(representation, [1] + grid + [1])  # 1x1 -> h x w

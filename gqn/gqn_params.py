@@ -7,7 +7,8 @@ Fields added after them keep tf-gqn's behaviour at their defaults.
 
 Derived sizes are computed by `create_gqn_config`, never kept in sync by hand:
   ENC_HEIGHT, ENC_WIDTH = IMG_HEIGHT // 4, IMG_WIDTH // 4  (two stride-2 convolutions)
-  INFERENCE_INPUT_CHANNELS = ENC_CHANNELS + POSE_CHANNELS  (r and the tiled query pose)
+  INFERENCE_INPUT_CHANNELS = ENC_CHANNELS + ENC_CODE_CHANNELS + POSE_CHANNELS
+                             (r, its code, and the tiled query pose)
   GENERATOR_INPUT_CHANNELS = INFERENCE_INPUT_CHANNELS + Z_CHANNELS
 """
 
@@ -60,6 +61,12 @@ _FIELDS = (
     # encoder's r is), the others keep their place (gqn/gqn_encoder.py). The variables
     # are the tower's; 0, the default, is tf-gqn's tower.
     'ENC_POOLED_CHANNELS',
+    # ENC_CODE_CHANNELS: with the tower encoder, r gets this many channels more after its
+    # ENC_CHANNELS: a code read off the tower's last features by a 1 x 1 head of its own
+    # (variables TowerEncoder/code/), averaged over the grid and repeated at every cell
+    # (gqn/gqn_encoder.py). The DRAW cores read r with them. 0, the default, is tf-gqn's
+    # tower.
+    'ENC_CODE_CHANNELS',
 )
 
 GQNConfig = collections.namedtuple('GQNConfig', _FIELDS)
@@ -73,9 +80,14 @@ CANVAS_UPSAMPLINGS = ('transposed', 'resize')
 CANVAS_SCALES = (1, 2, 4)
 
 
+def representation_channels(config):
+  """Channels of the r the DRAW cores read: the encoder's map and its code."""
+  return config.ENC_CHANNELS + config.ENC_CODE_CHANNELS
+
+
 def _derive(config):
   """Returns `config` with the derived sizes computed from the free ones."""
-  inference_channels = config.ENC_CHANNELS + config.POSE_CHANNELS
+  inference_channels = representation_channels(config) + config.POSE_CHANNELS
   return config._replace(
       ENC_HEIGHT=config.IMG_HEIGHT // 4,
       ENC_WIDTH=config.IMG_WIDTH // 4,
@@ -93,7 +105,8 @@ _DEFAULT_CONFIG = _derive(GQNConfig(
     ADAM_LR_ALPHA=5e-4, ADAM_LR_BETA=5e-5,
     PRIOR_BEFORE_UPDATE=False, MODEL='draw', RANDOM_CONTEXT_SIZE=False,
     CANVAS_UPSAMPLING='transposed', SIGMA_LATE_STEP=0, GENERATOR_SIGMA_LATE=0.7,
-    CANVAS_SCALE=4, FIXED_CONTEXT_STEPS=0, ENC_POOLED_CHANNELS=0))
+    CANVAS_SCALE=4, FIXED_CONTEXT_STEPS=0, ENC_POOLED_CHANNELS=0,
+    ENC_CODE_CHANNELS=0))
 # tf-gqn's name for the default config.
 GQN_DEFAULT_CONFIG = _DEFAULT_CONFIG
 
@@ -167,6 +180,14 @@ def _validate(config):
     raise ValueError('ENC_POOLED_CHANNELS is %d, but ENC_TYPE is %r: the pool encoder '
                      'averages all of r already; set it to 0, or use the tower encoder.'
                      % (config.ENC_POOLED_CHANNELS, config.ENC_TYPE))
+  if not _is_whole(config.ENC_CODE_CHANNELS, 0):
+    raise ValueError('ENC_CODE_CHANNELS is %r; it must be a whole number: the channels of '
+                     'the code r carries after its map, 0 for none (flag '
+                     '--enc_code_channels).' % (config.ENC_CODE_CHANNELS,))
+  if config.ENC_CODE_CHANNELS and config.ENC_TYPE != 'tower':
+    raise ValueError('ENC_CODE_CHANNELS is %d, but ENC_TYPE is %r: the pool encoder\'s r '
+                     'is a code already; set it to 0, or use the tower encoder.'
+                     % (config.ENC_CODE_CHANNELS, config.ENC_TYPE))
   for name in ('GENERATOR_SIGMA_ALPHA', 'GENERATOR_SIGMA_BETA', 'GENERATOR_SIGMA_LATE',
                'ADAM_LR_ALPHA', 'ADAM_LR_BETA'):
     value = getattr(config, name)

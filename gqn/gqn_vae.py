@@ -34,8 +34,9 @@ The GQNConfig fields are reused with these meanings:
   ETA_INTERNAL_KERNEL_SIZE  kernel of eta_pi and eta_q (hidden layer and output).
   ETA_EXTERNAL_KERNEL_SIZE  kernel of the image head eta_g.
   GENERATOR_SIGMA_*, ANNEAL_SIGMA_TAU, ADAM_LR_*, ANNEAL_LR_TAU: the same schedules.
-  Not read: ENC_TYPE, ENC_POOLED_CHANNELS, SEQ_LENGTH, PRIOR_BEFORE_UPDATE and the DRAW input sizes
-  (GENERATOR_INPUT_CHANNELS, INFERENCE_INPUT_CHANNELS).
+  Not read: ENC_TYPE, ENC_POOLED_CHANNELS, ENC_CODE_CHANNELS, SEQ_LENGTH,
+  PRIOR_BEFORE_UPDATE and the DRAW input sizes (GENERATOR_INPUT_CHANNELS,
+  INFERENCE_INPUT_CHANNELS).
 """
 
 import collections

@@ -172,6 +172,25 @@ def test_enc_pooled_channels_defaults_to_tf_gqn_and_is_recorded_and_validated():
     gqn_params.create_gqn_config({'ENC_POOLED_CHANNELS': 32})
 
 
+def test_enc_code_channels_defaults_to_tf_gqn_and_is_recorded_and_validated():
+  assert gqn_params.tf_gqn_config().ENC_CODE_CHANNELS == 0
+  assert gqn_params.tiny_config().ENC_CODE_CHANNELS == 0
+  coded = gqn_params.create_gqn_config({'ENC_CODE_CHANNELS': 48},
+                                       base=gqn_params.tiny_config())
+  assert gqn_params.config_from_json(gqn_params.config_to_json(coded)) == coded
+  # The code comes after the map's channels: the DRAW cores read 48 more.
+  assert coded.INFERENCE_INPUT_CHANNELS == gqn_params.tiny_config().INFERENCE_INPUT_CHANNELS + 48
+  assert coded.GENERATOR_INPUT_CHANNELS == gqn_params.tiny_config().GENERATOR_INPUT_CHANNELS + 48
+  # A gqn_config.json written before the field existed reads as tf-gqn's tower.
+  values = gqn_params.tiny_config()._asdict()
+  del values['ENC_CODE_CHANNELS']
+  assert gqn_params.config_from_json(json.dumps(values)).ENC_CODE_CHANNELS == 0
+  with pytest.raises(ValueError, match='ENC_CODE_CHANNELS is -1'):
+    gqn_params.create_gqn_config({'ENC_CODE_CHANNELS': -1}, base=gqn_params.tiny_config())
+  with pytest.raises(ValueError, match="ENC_CODE_CHANNELS is 16, but ENC_TYPE is 'pool'"):
+    gqn_params.create_gqn_config({'ENC_CODE_CHANNELS': 16})
+
+
 def test_late_sigma_stage_takes_over_at_its_step_and_old_configs_have_none():
   config = gqn_params.create_gqn_config(
       dict(SIGMA_LATE_STEP=100000, GENERATOR_SIGMA_LATE=0.5), base=gqn_params.tiny_config())

@@ -195,7 +195,8 @@ def test_checkpoint_fields_are_read_off_the_variables(tiny_model, tmp_path):
   assert checkpoints.global_step(checkpoint) == 4
   tiny = gqn_params.tiny_config()
   config, inferred = checkpoints.infer_config(checkpoint, gqn_params.default_config())
-  assert set(inferred) == {'ENC_TYPE', 'ENC_CHANNELS', 'POSE_CHANNELS', 'LSTM_KERNEL_SIZE',
+  assert set(inferred) == {'ENC_TYPE', 'ENC_CHANNELS', 'POSE_CHANNELS', 'ENC_CODE_CHANNELS',
+                           'LSTM_KERNEL_SIZE',
                            'LSTM_OUTPUT_CHANNELS', 'Z_CHANNELS', 'LSTM_CANVAS_CHANNELS',
                            'CANVAS_UPSAMPLING', 'CANVAS_SCALE', 'ETA_INTERNAL_KERNEL_SIZE',
                            'ETA_EXTERNAL_KERNEL_SIZE', 'IMG_CHANNELS'}

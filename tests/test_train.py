@@ -11,6 +11,7 @@ import tensorflow.compat.v1 as tf
 import train_gqn_draw
 from data_provider import gqn_tfr_provider
 from gqn import analysis_model
+from gqn import checkpoints
 from gqn import gqn_params
 from gqn import model_dir as model_dir_lib
 from gqn import training
@@ -149,26 +150,52 @@ def test_fixed_context_steps_train_on_all_views_first_then_on_random_ones(
   assert drawn == [False, True, True]
 
 
-def test_pooled_channels_flag_trains_is_recorded_and_pools_r(data_dir, tmp_path):
+def _train_two_steps_and_encode(data_dir, tmp_path, flag, value):
+  """Trains `tiny` with `flag value` for 2 steps; (config, checkpoint, r of 2 x 3 views)."""
   model_dir = str(tmp_path / 'model')
   assert train_gqn_draw.main([
       '--data_dir', data_dir, '--dataset', 'rooms_ring_camera', '--model_dir', model_dir,
-      '--preset', 'tiny', '--enc_pooled_channels', '24', '--batch_size', '2',
+      '--preset', 'tiny', flag, str(value), '--batch_size', '2',
       '--max_steps', '2', '--max_minutes', '5']) == 0
   config = model_dir_lib.read_config(model_dir)
-  assert config.ENC_POOLED_CHANNELS == 24
-  model = analysis_model.GQNModel(config, tf.train.latest_checkpoint(model_dir))
+  checkpoint = tf.train.latest_checkpoint(model_dir)
+  model = analysis_model.GQNModel(config, checkpoint)
   try:
     rng = np.random.RandomState(0)
     r = model.encode(rng.uniform(size=(2, 3, 32, 32, 3)).astype(np.float32),
                      rng.normal(size=(2, 3, 7)).astype(np.float32))
   finally:
     model.close()
+  return config, checkpoint, r
+
+
+def _assert_repeated_over_grid(channels):
+  np.testing.assert_allclose(channels, np.broadcast_to(channels[:, :1, :1], channels.shape),
+                             rtol=1e-5, atol=1e-6)
+
+
+def test_pooled_channels_flag_trains_is_recorded_and_pools_r(data_dir, tmp_path):
+  config, _, r = _train_two_steps_and_encode(data_dir, tmp_path, '--enc_pooled_channels', 24)
+  assert config.ENC_POOLED_CHANNELS == 24
   assert r.shape == (2, 8, 8, 64)
   # The last 24 channels are one code repeated over the grid; the others vary over it.
-  np.testing.assert_allclose(r[..., 40:], np.broadcast_to(r[:, :1, :1, 40:], r[..., 40:].shape),
-                             rtol=1e-5, atol=1e-6)
+  _assert_repeated_over_grid(r[..., 40:])
   assert np.std(r[..., :40], axis=(1, 2)).max() > 1e-4
+
+
+def test_code_channels_flag_trains_is_recorded_inferred_and_adds_a_code(data_dir, tmp_path):
+  config, checkpoint, r = _train_two_steps_and_encode(data_dir, tmp_path,
+                                                      '--enc_code_channels', 16)
+  assert config.ENC_CODE_CHANNELS == 16
+  # A checkpoint without its gqn_config.json still tells the code's size.
+  inferred, fields = checkpoints.infer_config(checkpoint, gqn_params.tiny_config())
+  assert fields['ENC_CODE_CHANNELS'] == 16 and inferred == config
+  # All 64 channels of the map keep their place; the 16 after them are one code repeated
+  # over the grid.
+  assert r.shape == (2, 8, 8, 80)
+  _assert_repeated_over_grid(r[..., 64:])
+  assert np.std(r[..., :64], axis=(1, 2)).max() > 1e-4
+  assert r[..., 64:].max() > 0
 
 
 def test_missing_dataset_directory_is_one_clear_error(tmp_path, capsys):
