@@ -76,13 +76,14 @@ def _parser():
   # Outputs.
   parser.add_argument('--output_dir', default=None,
                       help='Metrics and pictures (default: <model_dir>/eval).')
-  parser.add_argument('--flight', type=int, default=0,
+  parser.add_argument('--flight', type=flag_types.non_negative_int, default=0,
                       help='Render a fly-through of K frames along the camera ring of the '
                       'first scene to flight.gif.')
   parser.add_argument('--flight_context', type=flag_types.positive_int, default=None,
                       help='Context views the fly-through looks at (default: all); 1 '
                       'generates the scene from a single image.')
-  parser.add_argument('--num_scenes', type=flag_types.positive_int, default=4, help='Scenes in scenes.png.')
+  parser.add_argument('--num_scenes', type=flag_types.positive_int, default=4,
+                      help='Scenes in scenes.png.')
   parser.add_argument('--num_samples', type=int, default=3,
                       help='N, renders drawn from the prior per example: best_of_n_mse and '
                       'sample_spread in metrics.json, and samples per scene in scenes.png.')

@@ -74,8 +74,9 @@ def _parser():
                       'models/synth_rooms_ring_camera): its config, variables and global '
                       'step, with fresh optimizer slots.')
   # Runtime and logging.
-  parser.add_argument('--chkpt_steps', type=flag_types.positive_int, default=10000, help='Checkpoint interval.')
-  parser.add_argument('--keep_checkpoints', type=int, default=5,
+  parser.add_argument('--chkpt_steps', type=flag_types.positive_int, default=10000,
+                      help='Checkpoint interval.')
+  parser.add_argument('--keep_checkpoints', type=flag_types.non_negative_int, default=5,
                       help='Newest checkpoints kept (0: all of them, for eval_gqn.py '
                       '--all_checkpoints to draw the learning curve of every one).')
   parser.add_argument('--log_steps', type=flag_types.positive_int, default=100,

@@ -81,7 +81,7 @@ def _parser():
   # Repeats.
   parser.add_argument('--repeats', type=flag_types.positive_int, default=3,
                       help='Timed runs per implementation, mode and batch size.')
-  parser.add_argument('--warmup', type=int, default=1,
+  parser.add_argument('--warmup', type=flag_types.non_negative_int, default=1,
                       help='Untimed runs first (graph optimisation, allocations).')
   parser.add_argument('--max_seconds', type=float, default=None,
                       help='Stop repeating a measurement once this much time went into it '
@@ -95,9 +95,9 @@ def _parser():
                       'with native bfloat16, else float32).')
   parser.add_argument('--onednn', choices=('0', '1'), default=None,
                       help='Set TF_ENABLE_ONEDNN_OPTS (default: TensorFlow\'s default).')
-  parser.add_argument('--intra_op_threads', type=int, default=0,
+  parser.add_argument('--intra_op_threads', type=flag_types.non_negative_int, default=0,
                       help='Threads one op may use (0: TensorFlow\'s default, the cores).')
-  parser.add_argument('--inter_op_threads', type=int, default=0,
+  parser.add_argument('--inter_op_threads', type=flag_types.non_negative_int, default=0,
                       help='Ops run at once (0: TensorFlow\'s default).')
   # Input pipeline.
   parser.add_argument('--pipeline', choices=('on', 'off', 'only'), default='on',

@@ -544,7 +544,8 @@ def _parse_args(argv):
   parser.add_argument('--test_files', type=_count, default=None, metavar='M',
                       help='fetch the first M test files (default: all; 0 for none)')
   # How to fetch it.
-  parser.add_argument('--workers', type=flag_types.positive_int, default=DEFAULT_WORKERS, metavar='W',
+  parser.add_argument('--workers', type=flag_types.positive_int, default=DEFAULT_WORKERS,
+                      metavar='W',
                       help='parallel transfers (default: %(default)s)')
   parser.add_argument('--source', default=DEFAULT_SOURCE, metavar='URL',
                       help='base address holding <dataset>/<split>/<i>-of-<n>.tfrecord; '

@@ -89,8 +89,9 @@ def analyze_embedding(model, scenes, baseline=None, baseline_name='pixels', seed
   Returns:
     dict: per feature set ('r' and the baseline's name) its `scores` in the full
     feature space (`grouping_scores`); per embedding in EMBEDDINGS (`pca`, `tsne`), per
-    feature set its `points` ([S * V, 2] coordinates) and the `scores` of those points; `feature_sets`, the feature sets' names; `scene`, the
-    scene index of each point; `tsne_perplexity` and the counts.
+    feature set its `points` ([S * V, 2] coordinates) and the `scores` of those points;
+    `feature_sets`, the feature sets' names; `scene`, the scene index of each point;
+    `tsne_perplexity` and the counts.
   """
   num_scenes, num_views = scenes.frames.shape[:2]
   frames = scenes.frames.reshape((-1, 1) + scenes.frames.shape[2:])

@@ -58,19 +58,21 @@ def define_config_flags(parser, encoder=False, schedule=False):
   if encoder:
     parser.add_argument('--enc_type', choices=gqn_params.ENCODER_TYPES, default=None,
                         help='Scene encoder (default: read off the checkpoint).')
-  parser.add_argument('--seq_length', type=flag_types.positive_int, default=None, help='DRAW steps L.')
-  parser.add_argument('--context_size', type=flag_types.positive_int, default=None, help='Context views K.')
+  parser.add_argument('--seq_length', type=flag_types.positive_int, default=None,
+                      help='DRAW steps L.')
+  parser.add_argument('--context_size', type=flag_types.positive_int, default=None,
+                      help='Context views K.')
   parser.add_argument('--img_size', type=flag_types.positive_int, default=None,
                       help='Frame size the model works at; frames are resized to it.')
   parser.add_argument('--canvas_scale', type=int, choices=gqn_params.CANVAS_SCALES,
                       default=None,
                       help='The image over the DRAW cores\' grid (tf-gqn: 4, 4x4 blocks); 2 '
                       'halves the blocks, for about 1.9x the step of the tiny preset.')
-  parser.add_argument('--enc_pooled_channels', type=int, default=None,
+  parser.add_argument('--enc_pooled_channels', type=flag_types.non_negative_int, default=None,
                       help='With the tower encoder, average the last this many channels of '
                       'r over its grid (a code without a place beside the map); 0 (the '
                       'default) is tf-gqn\'s tower.')
-  parser.add_argument('--enc_code_channels', type=int, default=None,
+  parser.add_argument('--enc_code_channels', type=flag_types.non_negative_int, default=None,
                       help='With the tower encoder, add a code of this many channels to r '
                       '(its own 1 x 1 head, averaged over the grid), leaving all of the '
                       'map\'s channels in place; 0 (the default) is tf-gqn\'s tower.')
@@ -84,10 +86,11 @@ def define_config_flags(parser, encoder=False, schedule=False):
     parser.add_argument('--sigma_late', type=float, default=None,
                         help='Pixel sigma from --sigma_late_step on (the late stage of its '
                         'schedule; the recipe: 0.5 from step 100000 of 130000).')
-    parser.add_argument('--sigma_late_step', type=int, default=None,
+    parser.add_argument('--sigma_late_step', type=flag_types.non_negative_int, default=None,
                         help='Global step where --sigma_late takes over; 0 (the default) '
                         'keeps the annealed sigma to the end.')
-    parser.add_argument('--fixed_context_steps', type=int, default=None,
+    parser.add_argument('--fixed_context_steps',
+                        type=flag_types.non_negative_int, default=None,
                         help='With a random number of context views (the tiny preset), '
                         'train on all of them until this global step; 0 (the default) '
                         'draws the number from the start.')

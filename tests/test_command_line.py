@@ -71,15 +71,24 @@ def test_only_the_exact_verbose_flag_lets_tensorflow_start_up_loudly(monkeypatch
     assert os.environ.get('TF_CPP_MIN_LOG_LEVEL') == level, argv
 
 
-def test_counts_must_be_positive_integers(tmp_path, capsys):
-  assert flag_types.positive_int('1') == 1 and flag_types.positive_int('36') == 36
-  for text in ('0', '-2', '1.5', 'x', ''):
-    with pytest.raises(argparse.ArgumentTypeError, match='positive integer'):
-      flag_types.positive_int(text)
+@pytest.mark.parametrize('flag_type, good, bad, expected, flag', [
+    # Counts of steps, scenes, threads, ...
+    (flag_types.positive_int, ('1', '36'), ('0', '-2', '1.5', 'x', ''),
+     'a positive integer', '--batch_size'),
+    # Where 0 means none, all or the default (--keep_checkpoints 0 keeps all).
+    (flag_types.non_negative_int, ('0', '7'), ('-1', '1.5', 'x', ''),
+     'an integer of 0 or more', '--keep_checkpoints'),
+])
+def test_integer_flags_refuse_values_below_their_minimum(flag_type, good, bad, expected,
+                                                         flag, tmp_path, capsys):
+  assert [flag_type(text) for text in good] == [int(text) for text in good]
+  for text in bad:
+    with pytest.raises(argparse.ArgumentTypeError, match=expected):
+      flag_type(text)
   with pytest.raises(SystemExit) as exit_:
     train_gqn_draw.main(['--data_dir', str(tmp_path), '--model_dir',
-                         str(tmp_path / 'model'), '--batch_size', '0'])
+                         str(tmp_path / 'model'), flag, bad[0]])
   assert exit_.value.code == 2
-  assert ("error: argument --batch_size: expected a positive integer, got '0'"
+  assert ("error: argument %s: expected %s, got %r" % (flag, expected, bad[0])
           in capsys.readouterr().err)
   assert os.listdir(str(tmp_path)) == []
