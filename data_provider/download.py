@@ -515,13 +515,10 @@ def _count(text):
   if text == 'all':
     return None
   try:
-    value = int(text)
-  except ValueError:
-    value = -1
-  if value < 0:
+    return flag_types.non_negative_int(text)
+  except argparse.ArgumentTypeError:
     raise argparse.ArgumentTypeError('expected a number of files >= 0 or "all", got %r'
                                      % text)
-  return value
 
 
 def _parse_args(argv):
