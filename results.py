@@ -6,7 +6,7 @@
 For each dataset of the recipe (RECIPES) it
 1. renders the training and test scenes into --data_dir (data/results; skipped when
    already there);
-2. trains the `tiny` preset with the recipe's batch size and steps, its learning rate
+2. trains the recipe's preset with its batch size and steps, its learning rate
    annealed over those steps and, where the recipe says, a late pixel sigma, into
    --run_dir/<dataset>/model, keeping every checkpoint (a second run trains on, and does
    nothing once the steps are reached);
@@ -19,7 +19,7 @@ For each dataset of the recipe (RECIPES) it
    gqn_config.json, the checkpoint without optimizer slots, metrics.json);
 and prints one row per dataset of the README's results table. The same recipe as flags:
   python3 train_gqn_draw.py --preset PRESET --batch_size BATCH --max_steps STEPS \\
-      --anneal_lr_tau STEPS --sigma_late 0.5 --sigma_late_step STEPS-30000 \\
+      --anneal_lr_tau STEPS --sigma_late SIGMA --sigma_late_step LATE \\
       --mixed_precision auto --chkpt_steps 2500 --keep_checkpoints 0 --seed 0 \\
       --dataset NAME ...
 """
@@ -45,26 +45,27 @@ from gqn import snapshots
 from gqn import train_clock
 from gqn import training
 
-# The measured recipe per dataset (docs/experiments.md, sections 9 to 13): scenes
-# rendered and steps of batch 16 with the tiny preset, its learning rate annealed over
-# the recipe's steps, in bfloat16 where the CPU computes it natively; the snapshots in
+# The measured recipe per dataset (docs/experiments.md, sections 9 to 13 and 18): a
+# preset, scenes rendered and steps of batch 16, the learning rate annealed over the
+# recipe's steps, in bfloat16 where the CPU computes it natively; the snapshots in
 # models/ are these runs' last checkpoints. Each renders 10000 training scenes: over an
 # hour, 3000 rooms are overfitted (section 11); the 200 test scenes are the same either
-# way. From sigma_late_step on, the pixel sigma is SIGMA_LATE instead of 0.7: over the
+# way. From sigma_late_step on, the pixel sigma is sigma_late instead of 0.7: over the
 # last 30000 steps of the hour the latent then carries more of what the views leave
-# open, for the same mean render (sections 12 and 13). At the tiny step's benchmarked
-# 0.027 s in bfloat16 on 2 quiet cores of an AMX CPU, each dataset's 130000 steps are
-# the hour (58 minutes); an AMD EPYC with AVX512_BF16 but no AMX (section 16) steps at
-# 0.058 s, 2.1x as long, and the AMD EPYC of section 6, without AVX-512, at 0.118 s, 4.4x.
+# open, for the same mean render (sections 12, 13 and 18). The steps are the hour's
+# compute: at the tiny step's benchmarked 0.027 s in bfloat16 on 2 quiet cores of an AMX
+# CPU, 130000 steps are 58 minutes, and the small preset's step costs 1.028x tiny's, so
+# its hour is 126000 steps (section 18). An AMD EPYC with AVX512_BF16 but no AMX
+# (section 16) steps 2.1x as long, and the AMD EPYC of section 6, without AVX-512, 4.4x.
+# Shepard-Metzler keeps tiny until the small preset's hour is measured on it.
 Recipe = collections.namedtuple('Recipe', ['train_scenes', 'test_scenes', 'steps',
-                                           'sigma_late_step'],
-                                defaults=(0,))  # 0: no late stage of the pixel sigma
+                                           'sigma_late_step', 'sigma_late', 'preset'],
+                                # sigma_late_step 0: no late stage of the pixel sigma
+                                defaults=(0, 0.7, 'tiny'))
 RECIPES = collections.OrderedDict([
-    ('synth_rooms_ring_camera', Recipe(10000, 200, 130000, 100000)),
-    ('synth_shepard_metzler_7_parts', Recipe(10000, 200, 130000, 100000)),
+    ('synth_rooms_ring_camera', Recipe(10000, 200, 126000, 97000, 0.45, 'small')),
+    ('synth_shepard_metzler_7_parts', Recipe(10000, 200, 130000, 100000, 0.5, 'tiny')),
 ])
-SIGMA_LATE = 0.5
-PRESET = 'tiny'
 BATCH_SIZE = 16
 CHECKPOINT_STEPS = 2500
 EVAL_EXAMPLES = 200
@@ -72,6 +73,17 @@ NUM_SAMPLES = 3
 # Scene-algebra quadruples per factor: with 3 the object-shape row moved by more than
 # its gap to "render r_A" from one checkpoint to the next (docs/experiments.md, section 14).
 ALGEBRA_QUADRUPLES = 30
+
+
+def recipe_config(recipe):
+  """The GQNConfig a recipe trains: its preset, annealed over its steps, its late sigma."""
+  # The learning rate anneals over the run's own steps, so it reaches its floor as the
+  # run ends (docs/experiments.md, sections 8 and 9).
+  fields = {'ANNEAL_LR_TAU': recipe.steps}
+  if recipe.sigma_late_step:
+    fields.update(SIGMA_LATE_STEP=recipe.sigma_late_step,
+                  GENERATOR_SIGMA_LATE=recipe.sigma_late)
+  return gqn_params.create_gqn_config(fields, base=gqn_params.preset(recipe.preset))
 
 
 def run_dataset(dataset, recipe, data_dir, run_dir, models_dir, seed=0, analyses=True):
@@ -83,13 +95,8 @@ def run_dataset(dataset, recipe, data_dir, run_dir, models_dir, seed=0, analyses
   render.render_dataset(data_dir, dataset, recipe.train_scenes, recipe.test_scenes,
                         seed=seed)
   print('%s: training the %s GQN for %d steps of batch %d'
-        % (dataset, PRESET, recipe.steps, BATCH_SIZE), flush=True)
-  # The learning rate anneals over the run's own steps, so it reaches its floor as the
-  # run ends (docs/experiments.md, sections 8 and 9).
-  fields = {'ANNEAL_LR_TAU': recipe.steps}
-  if recipe.sigma_late_step:
-    fields.update(SIGMA_LATE_STEP=recipe.sigma_late_step, GENERATOR_SIGMA_LATE=SIGMA_LATE)
-  config = gqn_params.create_gqn_config(fields, base=gqn_params.preset(PRESET))
+        % (dataset, recipe.preset, recipe.steps, BATCH_SIZE), flush=True)
+  config = recipe_config(recipe)
   training.train(config, data_dir, dataset, model_dir,
                  training.TrainOptions(batch_size=BATCH_SIZE, max_steps=recipe.steps,
                                        chkpt_steps=CHECKPOINT_STEPS, keep_checkpoints=0,

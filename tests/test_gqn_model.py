@@ -73,6 +73,14 @@ def test_presets_derive_from_default_and_round_trip_through_json():
   assert tiny.RANDOM_CONTEXT_SIZE is True
   assert gqn_params.preset('default') == gqn_params.default_config()
   assert gqn_params.config_from_json(gqn_params.config_to_json(tiny)) == tiny
+  # small is tiny with a 48-channel code of the scene, which the DRAW cores read with r.
+  small = gqn_params.preset('small')
+  assert small._replace(ENC_CODE_CHANNELS=0, INFERENCE_INPUT_CHANNELS=None,
+                        GENERATOR_INPUT_CHANNELS=None) == tiny._replace(
+                            INFERENCE_INPUT_CHANNELS=None, GENERATOR_INPUT_CHANNELS=None)
+  assert small.ENC_CODE_CHANNELS == 48
+  assert small.INFERENCE_INPUT_CHANNELS == tiny.INFERENCE_INPUT_CHANNELS + 48
+  assert gqn_params.config_from_json(gqn_params.config_to_json(small)) == small
   with pytest.raises(ValueError, match='huge'):
     gqn_params.preset('huge')
 
