@@ -61,7 +61,7 @@ from gqn import training
 Recipe = collections.namedtuple('Recipe', ['train_scenes', 'test_scenes', 'steps',
                                            'sigma_late_step', 'sigma_late', 'preset'],
                                 # sigma_late_step 0: no late stage of the pixel sigma
-                                defaults=(0, 0.7, 'tiny'))
+                                defaults=(0, None, 'tiny'))
 RECIPES = collections.OrderedDict([
     ('synth_rooms_ring_camera', Recipe(10000, 200, 126000, 97000, 0.45, 'small')),
     ('synth_shepard_metzler_7_parts', Recipe(10000, 200, 130000, 100000, 0.5, 'tiny')),
@@ -81,8 +81,9 @@ def recipe_config(recipe):
   # run ends (docs/experiments.md, sections 8 and 9).
   fields = {'ANNEAL_LR_TAU': recipe.steps}
   if recipe.sigma_late_step:
-    fields.update(SIGMA_LATE_STEP=recipe.sigma_late_step,
-                  GENERATOR_SIGMA_LATE=recipe.sigma_late)
+    fields['SIGMA_LATE_STEP'] = recipe.sigma_late_step
+  if recipe.sigma_late is not None:  # None: the preset's own
+    fields['GENERATOR_SIGMA_LATE'] = recipe.sigma_late
   return gqn_params.create_gqn_config(fields, base=gqn_params.preset(recipe.preset))
 
 
