@@ -65,8 +65,10 @@ def _parser():
   for name, default, text in (
       ('num_scenes', 32, 'Test scenes of the views analysis.'),
       ('num_samples', 8, 'Prior samples per scene (best-of-N MSE, spread).'),
-      ('probe_scenes', 400, 'Train scenes the probes are fitted on, and test scenes they '
-       'are scored on (at most).'),
+      ('probe_scenes', analysis.PROBE_SCENES, 'Train scenes the probes are fitted on, '
+       'and test scenes they are scored on (at most). Fewer starve the shape probe '
+       '(docs/experiments.md, section 20); at 2000 the pixels\' probe takes most of the '
+       'analysis\' time, about 8 minutes on 2 cores.'),
       ('embedding_scenes', 8, 'Scenes of the embedding, every view of each.'),
       ('quadruples', 4, 'Scene-algebra quadruples per factor.')):
     parser.add_argument('--' + name, type=flag_types.positive_int, default=default,

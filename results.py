@@ -113,7 +113,7 @@ def run_dataset(dataset, recipe, data_dir, run_dir, models_dir, seed=0, analyses
   if analyses:
     print('%s: analysing the representation' % dataset, flush=True)
     analysis.analyze(model_dir, data_dir, dataset, output_dir=os.path.join(out, 'analysis'),
-                     num_scenes=24, probe_scenes=300, quadruples_per_factor=ALGEBRA_QUADRUPLES,
+                     num_scenes=24, quadruples_per_factor=ALGEBRA_QUADRUPLES,
                      seed=seed,
                      progress=lambda line: print('  ' + line, flush=True))
   published = os.path.join(models_dir, dataset)
