@@ -70,7 +70,7 @@ def _parser():
        '(docs/experiments.md, section 20); at 2000 the pixels\' probe takes most of the '
        'analysis\' time, about 8 minutes on 2 cores.'),
       ('embedding_scenes', 8, 'Scenes of the embedding, every view of each.'),
-      ('quadruples', 4, 'Scene-algebra quadruples per factor.')):
+      ('quadruples', analysis.ALGEBRA_QUADRUPLES, 'Scene-algebra quadruples per factor.')):
     parser.add_argument('--' + name, type=flag_types.positive_int, default=default,
                         help=text)
   parser.add_argument('--seed', type=int, default=0,

@@ -70,9 +70,6 @@ BATCH_SIZE = 16
 CHECKPOINT_STEPS = 2500
 EVAL_EXAMPLES = 200
 NUM_SAMPLES = 3
-# Scene-algebra quadruples per factor: with 3 the object-shape row moved by more than
-# its gap to "render r_A" from one checkpoint to the next (docs/experiments.md, section 14).
-ALGEBRA_QUADRUPLES = 30
 
 
 def recipe_config(recipe):
@@ -113,8 +110,7 @@ def run_dataset(dataset, recipe, data_dir, run_dir, models_dir, seed=0, analyses
   if analyses:
     print('%s: analysing the representation' % dataset, flush=True)
     analysis.analyze(model_dir, data_dir, dataset, output_dir=os.path.join(out, 'analysis'),
-                     num_scenes=24, quadruples_per_factor=ALGEBRA_QUADRUPLES,
-                     seed=seed,
+                     num_scenes=24, seed=seed,
                      progress=lambda line: print('  ' + line, flush=True))
   published = os.path.join(models_dir, dataset)
   snapshots.publish(model_dir, published, metrics)

@@ -49,6 +49,10 @@ ANALYSES = ('views', 'probes', 'embedding', 'algebra')
 # probe was starved of examples: 0.365, then 0.430, 0.465, 0.480 and 0.450 with 1000,
 # 2000, 3000 and 5000 (docs/experiments.md, section 20).
 PROBE_SCENES = 2000
+# Scene-algebra quadruples per factor by default: with 3 the object-shape row moved by
+# more than its gap to "render r_A" from one checkpoint to the next (docs/experiments.md,
+# section 14).
+ALGEBRA_QUADRUPLES = 30
 
 TABLES = {'views': analysis_views.views_table, 'probes': analysis_probes.probes_table,
           'embedding': analysis_embedding.embedding_table,
@@ -76,8 +80,9 @@ def check_analyses(names):
 
 def analyze(model_dir, data_dir, dataset, analyses=ANALYSES, output_dir=None,
             checkpoint=None, vae_model_dir=None, num_scenes=32, num_samples=8,
-            probe_scenes=PROBE_SCENES, embedding_scenes=8, quadruples_per_factor=4, seed=0,
-            preset=None, overrides=None, progress=None):
+            probe_scenes=PROBE_SCENES, embedding_scenes=8,
+            quadruples_per_factor=ALGEBRA_QUADRUPLES, seed=0, preset=None, overrides=None,
+            progress=None):
   """Runs the analyses of a trained GQN and writes analysis.json and one PNG each.
 
   Args:
