@@ -1,6 +1,7 @@
 """Tests of the representation analyses (gqn/analysis*.py, analyze_gqn.py)."""
 
 import json
+import inspect
 import math
 import os
 
@@ -201,6 +202,16 @@ def test_scenes_are_read_with_the_pixels_of_the_input_pipeline(tmp_path):
         np.testing.assert_array_equal(frame, scenes.frames[scene, view])
         compared += 1
   assert compared == 3 * (views - 1)
+
+
+def test_the_command_measures_what_make_results_publishes():
+  # Both fit the probes on 2000 train scenes and render 30 algebra quadruples per factor
+  # unless told otherwise: with fewer the shape figures are noise (sections 14 and 20).
+  args = analyze_gqn._parser().parse_args(  # pylint: disable=protected-access
+      ['--model_dir', 'unused', '--data_dir', 'unused', '--dataset', DATASET])
+  defaults = inspect.signature(analysis.analyze).parameters
+  assert args.probe_scenes == defaults['probe_scenes'].default == 2000
+  assert args.quadruples == defaults['quadruples_per_factor'].default == 30
 
 
 def test_unknown_analysis_is_refused(capsys):
