@@ -36,8 +36,10 @@ def probe_targets(factors):
   first object's kind) as classes; object_position ([x, y]), object_colour (RGB),
   object_size (radius) of the first object as real values. Shepard-Metzler:
   first_step (the direction from the first cube to the second, one of 6) as a class;
-  cube_colour (the first cube's RGB), colours (every cube's RGB) and shape (every
-  cube's offset) as real values.
+  cube_colour (the first cube's RGB), colours (every cube's RGB), mean_colour (the
+  cubes' mean RGB) and shape (every cube's offset) as real values. Only mean_colour
+  names no cube by its place in the chain, which r, a sum over views of what they show,
+  need not know (docs/experiments.md, section 20).
 
   Args:
     factors: list of N factors dicts of one dataset (data_provider.scenes.factors).
@@ -64,8 +66,9 @@ def probe_targets(factors):
                              + (step.sum(axis=1) < 0))
     targets['cube_colour'] = ('real', np.array([s['cubes'][0]['colour']['rgb']
                                                 for s in factors]))
-    targets['colours'] = ('real', np.array([[c['colour']['rgb'] for c in s['cubes']]
-                                            for s in factors]).reshape(len(factors), -1))
+    rgb = np.array([[c['colour']['rgb'] for c in s['cubes']] for s in factors])
+    targets['colours'] = ('real', rgb.reshape(len(factors), -1))
+    targets['mean_colour'] = ('real', rgb.mean(axis=1))
     targets['shape'] = ('real', offsets.reshape(len(factors), -1).astype(np.float64))
   return targets
 

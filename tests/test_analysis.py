@@ -110,6 +110,24 @@ def test_probe_targets_of_room_factors():
   assert targets['object_position'][1].tolist() == [[0.5, -0.5], [1.0, 0.0]]
 
 
+def test_probe_targets_of_shepard_metzler_factors():
+  def cube(offset, rgb):
+    return {'offset': offset, 'colour': {'rgb': rgb}}
+  factors = [{'cubes': [cube([0, 0, 0], [1.0, 0.0, 0.0]), cube([0, 0, 1], [0.0, 1.0, 0.0])]},
+             {'cubes': [cube([0, 0, 0], [0.0, 0.0, 1.0]), cube([-1, 0, 0], [0.0, 0.0, 0.0])]}]
+  targets = analysis_probes.probe_targets(factors)
+  # +z is the 5th of the 6 directions (axis 2, forward), -x the 2nd (axis 0, backward).
+  assert targets['first_step'][1].tolist() == [4, 1]
+  assert targets['cube_colour'][1].tolist() == [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
+  assert targets['colours'][1].shape == (2, 6)
+  # The cubes' mean colour is the same whichever end of the chain comes first.
+  assert targets['mean_colour'][0] == 'real'
+  np.testing.assert_allclose(targets['mean_colour'][1], [[0.5, 0.5, 0.0], [0.0, 0.0, 0.5]])
+  reversed_chains = [{'cubes': scene['cubes'][::-1]} for scene in factors]
+  np.testing.assert_allclose(analysis_probes.probe_targets(reversed_chains)['mean_colour'][1],
+                             targets['mean_colour'][1])
+
+
 class _SceneCodes(object):
   """Stands in for a GQNModel: r of a view is its scene's code, plus a little noise."""
 
