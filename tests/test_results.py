@@ -25,9 +25,10 @@ def test_each_recipe_builds_its_presets_config_for_its_hour():
     assert config.GENERATOR_SIGMA_LATE == recipe.sigma_late, dataset
     assert config._replace(ANNEAL_LR_TAU=base.ANNEAL_LR_TAU, SIGMA_LATE_STEP=0,
                            GENERATOR_SIGMA_LATE=base.GENERATOR_SIGMA_LATE) == base, dataset
-  # The rooms hour trains the small preset: its code, the late sigma of 0.45.
-  rooms = results.recipe_config(results.RECIPES['synth_rooms_ring_camera'])
-  assert rooms.ENC_CODE_CHANNELS == 48 and rooms.GENERATOR_SIGMA_LATE == 0.45
+  # Both hours train the small preset: its code, the late sigma of 0.45.
+  for recipe in results.RECIPES.values():
+    config = results.recipe_config(recipe)
+    assert config.ENC_CODE_CHANNELS == 48 and config.GENERATOR_SIGMA_LATE == 0.45
   # Without a late stage the pixel sigma keeps its annealed value to the end.
   plain = results.recipe_config(results.Recipe(12, 4, 20))
   assert plain.SIGMA_LATE_STEP == 0 and plain == gqn_params.create_gqn_config(
