@@ -67,8 +67,8 @@ def _parser():
       ('num_samples', 8, 'Prior samples per scene (best-of-N MSE, spread).'),
       ('probe_scenes', analysis.PROBE_SCENES, 'Train scenes the probes are fitted on, '
        'and test scenes they are scored on (at most). Fewer starve the shape probe '
-       '(docs/experiments.md, section 20); at 2000 the pixels\' probe takes most of the '
-       'analysis\' time, about 8 minutes on 2 cores.'),
+       '(docs/experiments.md, section 20); at %d the pixels\' probe takes most of the '
+       'analysis\' time, about 8 minutes on 2 cores.' % analysis.PROBE_SCENES),
       ('embedding_scenes', 8, 'Scenes of the embedding, every view of each.'),
       ('quadruples', analysis.ALGEBRA_QUADRUPLES, 'Scene-algebra quadruples per factor.')):
     parser.add_argument('--' + name, type=flag_types.positive_int, default=default,

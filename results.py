@@ -63,9 +63,11 @@ Recipe = collections.namedtuple('Recipe', ['train_scenes', 'test_scenes', 'steps
                                            'sigma_late_step', 'sigma_late', 'preset'],
                                 # sigma_late_step 0: no late stage of the pixel sigma
                                 defaults=(0, None, 'tiny'))
+# One hour's recipe serves both datasets.
+HOUR = Recipe(10000, 200, 126000, 97000, 0.45, 'small')
 RECIPES = collections.OrderedDict([
-    ('synth_rooms_ring_camera', Recipe(10000, 200, 126000, 97000, 0.45, 'small')),
-    ('synth_shepard_metzler_7_parts', Recipe(10000, 200, 126000, 97000, 0.45, 'small')),
+    ('synth_rooms_ring_camera', HOUR),
+    ('synth_shepard_metzler_7_parts', HOUR),
 ])
 BATCH_SIZE = 16
 CHECKPOINT_STEPS = 2500

@@ -1,7 +1,7 @@
 """Tests of the representation analyses (gqn/analysis*.py, analyze_gqn.py)."""
 
-import json
 import inspect
+import json
 import math
 import os
 
