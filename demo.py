@@ -33,6 +33,7 @@ logs.quiet_tensorflow_startup()
 from data_provider.scenes import render  # pylint: disable=g-import-not-at-top
 from gqn import evaluation
 from gqn import gqn_params
+from gqn import interrupts
 from gqn import pictures
 from gqn import precision
 from gqn import training
@@ -138,13 +139,12 @@ def main(argv=None):
   logs.add_verbose_flag(parser)
   args = parser.parse_args(argv)
   logs.setup(args.verbose)
-  try:
-    metrics = run_demo(args.data_dir, args.run_dir, args.train_scenes, args.test_scenes,
-                       args.steps, args.batch_size, args.eval_examples, args.seed,
-                       args.workers, train_minutes=args.train_minutes or None)
-  except (ValueError, IOError) as error:
-    print('demo.py: error: %s' % error, file=sys.stderr)
-    return 2
+  metrics, code = interrupts.run_command('demo.py', lambda: run_demo(
+      args.data_dir, args.run_dir, args.train_scenes, args.test_scenes, args.steps,
+      args.batch_size, args.eval_examples, args.seed, args.workers,
+      train_minutes=args.train_minutes or None), 'it trains on from the last checkpoint.')
+  if code:
+    return code
   print()
   print('\n'.join(summary_lines(metrics)))
   beside = os.path.join(args.run_dir, 'flight_beside_snapshot.gif')

@@ -40,6 +40,7 @@ from data_provider.scenes import render  # pylint: disable=g-import-not-at-top
 from gqn import analysis
 from gqn import evaluation
 from gqn import gqn_params
+from gqn import interrupts
 from gqn import precision
 from gqn import snapshots
 from gqn import train_clock
@@ -177,14 +178,13 @@ def main(argv=None):
           % (args.datasets, ', '.join(RECIPES)), file=sys.stderr)
     return 2
   start = time.time()
-  rows = []
-  try:
-    for name in names:
-      rows.append(run_dataset(name, RECIPES[name], args.data_dir, args.run_dir,
-                              args.models_dir, args.seed, analyses=not args.no_analyses))
-  except (ValueError, IOError) as error:
-    print('results.py: error: %s' % error, file=sys.stderr)
-    return 2
+  rows, code = interrupts.run_command('results.py', lambda: [
+      run_dataset(name, RECIPES[name], args.data_dir, args.run_dir, args.models_dir,
+                  args.seed, analyses=not args.no_analyses) for name in names],
+      'it trains on from the last checkpoint and evaluates only the checkpoints not yet '
+      'evaluated.')
+  if code:
+    return code
   print()
   print(table(rows))
   print('(%.0f minutes in all; curves, pictures and analyses in %s)'

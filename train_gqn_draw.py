@@ -27,7 +27,6 @@ logs.quiet_tensorflow_startup()
 from gqn import distribute as distribute_lib
 from gqn import flags
 from gqn import interrupts
-from gqn import loss_guard
 from gqn import model_dir as model_dir_lib
 from gqn import training
 # The library's entry points, importable from the script as before.
@@ -143,7 +142,7 @@ def main(argv=None):
   except (ValueError, IOError) as error:
     print('train_gqn_draw.py: error: %s' % error, file=sys.stderr)
     return interrupts.EXIT_BAD_INPUT
-  except (loss_guard.NonFiniteLossError, interrupts.TrainingInterrupted) as stopped:
+  except interrupts.TrainingStopped as stopped:  # a signal, or a non-finite loss
     print('train_gqn_draw.py: %s' % stopped, file=sys.stderr)
     return stopped.exit_code
   except KeyboardInterrupt:

@@ -16,6 +16,7 @@ Exit codes of the entry points (train_gqn_draw.py, eval_gqn.py):
 """
 
 import signal
+import sys
 import threading
 
 import tensorflow.compat.v1 as tf
@@ -33,7 +34,15 @@ def exit_code_of_signal(signum):
   return 128 + signum
 
 
-class TrainingInterrupted(Exception):
+class TrainingStopped(Exception):
+  """Training ended before its last step; `exit_code` is the entry points' exit status.
+
+  Its message says why and what to do; the entry points print it and return the code.
+  """
+  exit_code = 1
+
+
+class TrainingInterrupted(TrainingStopped):
   """Training stopped on a signal, after saving a checkpoint of the step reached."""
 
   def __init__(self, signum, step, checkpoint):
@@ -44,6 +53,27 @@ class TrainingInterrupted(Exception):
     super(TrainingInterrupted, self).__init__(
         'Stopped by %s at step %s; saved %s. Run the same command to continue.'
         % (_SIGNAL_NAMES.get(signum, signum), step, checkpoint))
+
+
+def run_command(tool, function, again):
+  """Runs `function()` for an entry point that trains; returns (its result, exit code).
+
+  Bad input (ValueError, IOError), a stop of training (`TrainingStopped`: a signal after
+  its checkpoint, a non-finite loss) and Ctrl-C outside training each print one line
+  that names `tool` and return (None, the exit code); `again` tells what running the
+  command again does. Otherwise (function's result, 0).
+  """
+  try:
+    return function(), 0
+  except (ValueError, IOError) as error:
+    print('%s: error: %s' % (tool, error), file=sys.stderr)
+    return None, EXIT_BAD_INPUT
+  except TrainingStopped as stopped:
+    print('%s: %s' % (tool, stopped), file=sys.stderr)
+    return None, stopped.exit_code
+  except KeyboardInterrupt:
+    print('%s: interrupted. Run it again to go on: %s' % (tool, again), file=sys.stderr)
+    return None, exit_code_of_signal(signal.SIGINT)
 
 
 class StopOnSignals(object):

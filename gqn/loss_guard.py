@@ -11,13 +11,14 @@ import re
 import tensorflow.compat.v1 as tf
 
 from gqn.interrupts import EXIT_NON_FINITE_LOSS
+from gqn.interrupts import TrainingStopped
 
 _NON_FINITE = 'GQN training loss is not finite:'
 _NON_FINITE_MESSAGE = re.compile(
     re.escape(_NON_FINITE) + r'\] \[([^\]]*)\] \[at global step\] \[(-?\d+)\]')
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(TrainingStopped, RuntimeError):
   """The loss became NaN or Inf; the step's update was not applied."""
   exit_code = EXIT_NON_FINITE_LOSS
 

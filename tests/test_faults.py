@@ -20,7 +20,9 @@ from PIL import Image
 import pytest
 import tensorflow.compat.v1 as tf
 
+import demo
 import eval_gqn
+import results
 import train_gqn_draw
 from data_provider import gqn_tfr_provider
 from data_provider import record_check
@@ -360,6 +362,30 @@ def test_loss_guard_names_the_step():
         assert str(nan).startswith('Training stopped at step 0: the loss is %s.' % shown)
   assert loss_guard.non_finite_loss_error(
       tf.errors.InvalidArgumentError(None, None, 'other'), '/nowhere') is None
+
+
+# make demo and make results: a stop is one line, the exit code of train_gqn_draw.py ------
+
+@pytest.mark.parametrize('command,function', [(demo, 'run_demo'), (results, 'run_dataset')])
+@pytest.mark.parametrize('stop,code,says', [
+    (interrupts.TrainingInterrupted(signal.SIGINT, 120, '/m/model.ckpt-120'), 130,
+     'Stopped by SIGINT at step 120; saved /m/model.ckpt-120. Run the same command'),
+    (loss_guard.NonFiniteLossError('Training stopped at step 7: the loss is nan.'), 3,
+     'Training stopped at step 7: the loss is nan.'),
+    (KeyboardInterrupt(), 130, 'interrupted. Run it again to go on: it trains on from the '
+     'last checkpoint'),
+    (IOError('no space left'), 2, 'error: no space left')])
+def test_a_stopped_demo_or_results_says_why_in_one_line(command, function, stop, code, says,
+                                                         monkeypatch, capsys):
+  def stopped(*unused_args, **unused_kwargs):
+    raise stop
+  monkeypatch.setattr(command, function, stopped)
+  assert command.main(['--run_dir', '/nowhere']) == code
+  captured = capsys.readouterr()
+  err = captured.err.strip().splitlines()
+  assert len(err) == 1, captured.err
+  assert err[0].startswith(command.__name__ + '.py: ') and says in err[0], err[0]
+  assert 'Traceback' not in captured.out
 
 
 # Checkpoints -----------------------------------------------------------------------------
