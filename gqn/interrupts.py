@@ -1,11 +1,12 @@
-"""Stopping a run cleanly on SIGINT / SIGTERM, and the exit codes of the entry points.
+"""Stopping a run cleanly on SIGINT / SIGTERM; how the entry points report it, and their codes.
 
 A GQN trains for days, so a run must be able to stop at any moment and go on with the
 same command. SIGINT (Ctrl-C) and SIGTERM (`kill`, a batch scheduler's pre-emption) end
 training after the step in flight; the Estimator's CheckpointSaverHook then saves the
 state of that step (`StopOnSignals`). A second signal ends the process at once.
 
-Exit codes of the entry points (train_gqn_draw.py, eval_gqn.py):
+Exit codes of the entry points (train_gqn_draw.py, eval_gqn.py; demo.py and results.py
+through `run_command`, which prints the reason in one line):
 
   0    done
   2    bad input: flags, config file, dataset directory or records, checkpoint
