@@ -18,9 +18,9 @@ Writes to --output_dir (default <model_dir>/eval):
                        and the training time (gqn/curves.py)
 and with --export_dir a SavedModel of the mean render (see gqn/gqn_predictor.py).
 
-The metrics (generation_mse, mean_render_mse, psnr_db, ssim, best_of_n_mse,
-sample_spread, spread_error_correlation, elbo_nats, bits_per_dim, kl_per_step and two
-baselines) are defined in gqn/evaluation.py, which does the work.
+The metrics (generation_mse, mean_render_mse and its colour part, psnr_db, ssim,
+best_of_n_mse, sample_spread, spread_error_correlation, elbo_nats, bits_per_dim,
+kl_per_step and two baselines) are defined in gqn/evaluation.py, which does the work.
 """
 
 import argparse

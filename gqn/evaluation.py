@@ -10,6 +10,10 @@ Metrics, averaged over the evaluated examples (images in [0, 1]):
   generation_mse   generated mean (prior path, z_l ~ pi_l; the model's output, not
                    clipped) vs target: the Estimator's `l2`
   mean_render_mse  mean render (prior path, z_l = mu_l) vs target
+  mean_render_colour_mse
+                   the part of mean_render_mse that is colour: the error left once each
+                   pixel's grey (its channels' mean) is taken out of both images; the
+                   rest is the greys' error (view_metrics.colour_mse)
   psnr_db, ssim    PSNR and SSIM of the mean render (gqn/view_metrics.py), per-image
                    values averaged
   best_of_n_mse    the smallest MSE of `num_samples` generated renders, per example
@@ -150,11 +154,6 @@ def batches(sess, next_batch, max_examples):
     yield Inputs(context.frames[:size], context.cameras[:size], query[:size], target[:size])
 
 
-def _mse(images, targets):
-  """Per-example mean squared error, [B]."""
-  return np.mean(np.square(np.asarray(images, np.float64) - targets), axis=(1, 2, 3))
-
-
 def _accumulate(sums, per_example, batch, samples, mean_render, quality):
   """Adds a batch's per-example errors to `sums` (metric name -> sum over examples).
 
@@ -167,12 +166,13 @@ def _accumulate(sums, per_example, batch, samples, mean_render, quality):
     quality: a view_metrics.ImageQuality of the image size.
   """
   size = len(batch.target)
-  errors = {'mean_render_mse': _mse(mean_render, batch.target),
-            'context_mean_mse': _mse(batch.frames.mean(axis=1), batch.target)}
+  errors = {'mean_render_mse': view_metrics.mse(mean_render, batch.target),
+            'context_mean_mse': view_metrics.mse(batch.frames.mean(axis=1), batch.target)}
   for name in PER_EXAMPLE:
     per_example[name].extend(float(value) for value in errors[name])
-  sums['generation_mse'] += _mse(samples[0], batch.target).sum()
+  sums['generation_mse'] += view_metrics.mse(samples[0], batch.target).sum()
   sums['mean_render_mse'] += errors['mean_render_mse'].sum()
+  sums['mean_render_colour_mse'] += view_metrics.colour_mse(mean_render, batch.target).sum()
   psnr, ssim = quality.scores(mean_render, batch.target)
   sums['psnr_db'] += float(np.sum(psnr))
   sums['ssim'] += float(np.sum(ssim))
@@ -185,7 +185,7 @@ def _accumulate(sums, per_example, batch, samples, mean_render, quality):
   sums['context_mean_mse'] += errors['context_mean_mse'].sum()
   nearest = batch.frames[np.arange(size),
                          camera.nearest_context_view(batch.cameras, batch.query)]
-  sums['nearest_context_mse'] += _mse(nearest, batch.target).sum()
+  sums['nearest_context_mse'] += view_metrics.mse(nearest, batch.target).sum()
 
 
 def run_metrics(sess, model, config, max_examples, num_scenes, num_samples, progress):
@@ -257,6 +257,7 @@ def metrics_dict(totals, config, resolved, checkpoint, step, dataset, seed):
   return collections.OrderedDict([
       ('generation_mse', sums['generation_mse'] / num_examples),
       ('mean_render_mse', sums['mean_render_mse'] / num_examples),
+      ('mean_render_colour_mse', sums['mean_render_colour_mse'] / num_examples),
       ('psnr_db', sums['psnr_db'] / num_examples),
       ('ssim', sums['ssim'] / num_examples),
       ('best_of_n_mse', sums['best_of_n_mse'] / num_examples),
@@ -290,9 +291,9 @@ def metrics_dict(totals, config, resolved, checkpoint, step, dataset, seed):
 def format_table(metrics):
   """The metrics as aligned lines for the terminal."""
   lines = []
-  for key in ('generation_mse', 'mean_render_mse', 'psnr_db', 'ssim', 'best_of_n_mse',
-              'sample_spread', 'spread_error_correlation', 'elbo_nats', 'target_llh_nats',
-              'kl_nats', 'bits_per_dim', 'pixel_sigma'):
+  for key in ('generation_mse', 'mean_render_mse', 'mean_render_colour_mse', 'psnr_db',
+              'ssim', 'best_of_n_mse', 'sample_spread', 'spread_error_correlation',
+              'elbo_nats', 'target_llh_nats', 'kl_nats', 'bits_per_dim', 'pixel_sigma'):
     lines.append('  %-28s %.6g' % (key, metrics[key]))
   lines.append('  %-28s %s' % ('kl_per_step', ' '.join('%.4g' % v
                                                          for v in metrics['kl_per_step'])))

@@ -57,6 +57,20 @@ def mse(images, targets):
   return np.mean(np.square(difference), axis=(1, 2, 3))
 
 
+def colour_mse(images, targets):
+  """Per-example colour part of the squared error: [B, H, W, C] x 2 -> [B].
+
+  Each pixel is its grey (the mean of its channels) plus its colour (the rest, summing
+  to zero over the channels). The squared error of the images is exactly the error of
+  their greys plus the error of their colours, since the cross term sums to zero over the
+  channels; this is the second part. A grey render of a coloured target scores the
+  target's whole colour here (docs/experiments.md, section 22).
+  """
+  difference = np.asarray(images, np.float64) - np.asarray(targets, np.float64)
+  colour = difference - difference.mean(axis=-1, keepdims=True)
+  return np.mean(np.square(colour), axis=(1, 2, 3))
+
+
 def psnr_from_mse(value):
   """PSNR in dB of images in [0, 1] with mean squared error `value`."""
   return float('inf') if value <= 0 else -10.0 * np.log10(value)

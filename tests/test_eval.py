@@ -37,6 +37,7 @@ def _check_metrics(metrics, num_examples, seq_length, pixels):
   # mean MSE (Jensen).
   assert metrics['psnr_db'] >= -10 * math.log10(metrics['mean_render_mse']) - 1e-6
   assert metrics['best_of_n_mse'] <= metrics['generation_mse'] + 1e-12
+  assert 0 <= metrics['mean_render_colour_mse'] <= metrics['mean_render_mse']
   assert metrics['sample_spread'] >= 0
   correlation = metrics['spread_error_correlation']
   assert math.isnan(correlation) or -1 <= correlation <= 1

@@ -59,3 +59,23 @@ def test_spread_error_correlation_is_one_where_spread_follows_error():
   flipped = view_metrics.sample_scores(np.stack([mean - (0.2 - error), mean + (0.2 - error)]),
                                        mean, targets)
   assert flipped['spread_error_correlation'][0] == pytest.approx(-1.0, abs=1e-9)
+
+
+def test_the_squared_error_splits_into_grey_and_colour():
+  rng = np.random.default_rng(0)
+  images, targets = rng.random((2, 3, 8, 8, 3))
+  grey = lambda x: np.repeat(x.mean(axis=-1, keepdims=True), 3, axis=-1)
+  colour = view_metrics.colour_mse(images, targets)
+  # The greys' error and the colours' error add up to the whole, example by example.
+  np.testing.assert_allclose(view_metrics.mse(grey(images), grey(targets)) + colour,
+                             view_metrics.mse(images, targets), rtol=1e-12)
+  # A grey render of a coloured target leaves all of the target's colour as error ...
+  np.testing.assert_allclose(view_metrics.colour_mse(grey(targets), targets),
+                             view_metrics.mse(grey(targets), targets), rtol=1e-12)
+  # ... and a render off by a grey shift has the right colours: no colour error.
+  np.testing.assert_allclose(view_metrics.colour_mse(targets + 0.1, targets), 0, atol=1e-15)
+  # A known case: target pure red (1, 0, 0), render grey (1/3, 1/3, 1/3). The greys match,
+  # so the whole error, (4/9 + 1/9 + 1/9) / 3 = 2/9, is colour.
+  red = np.zeros((1, 2, 2, 3))
+  red[..., 0] = 1.0
+  assert view_metrics.colour_mse(np.full_like(red, 1.0 / 3), red)[0] == pytest.approx(2.0 / 9)
