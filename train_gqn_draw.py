@@ -15,7 +15,6 @@ The training itself is gqn/training.py's `train`; this script maps flags to it.
 """
 
 import argparse
-import signal
 import sys
 
 from data_provider import flag_types
@@ -116,40 +115,36 @@ def _parser():
   return parser
 
 
+def _train(args):
+  """Trains as the flags say; raises ValueError / IOError on bad input."""
+  # A new run from a snapshot takes the snapshot's recorded config.
+  config_dir = args.model_dir
+  if args.init_from and model_dir_lib.read_config(args.model_dir) is None:
+    config_dir = args.init_from
+  resolved = model_dir_lib.resolve_config(config_dir, args.preset,
+                                          flags.config_overrides(args))
+  if args.sigma_late is not None and not resolved.config.SIGMA_LATE_STEP:
+    raise ValueError('--sigma_late %g has no step to start from; give --sigma_late_step '
+                     '(e.g. 100000 for a 130000-step run).' % args.sigma_late)
+  if resolved.recorded:
+    logs.logger.info('Training on with the config recorded in %s.', resolved.source)
+  distribution = distribute_lib.make_distribution(
+      args.distribution, num_gpus=args.num_gpus,
+      devices=(None if args.devices is None else
+               [name.strip() for name in args.devices.split(',') if name.strip()]))
+  options = training.TrainOptions(**dict(
+      {name: getattr(args, name) for name in training.TrainOptions._fields
+       if hasattr(args, name)}, distribution=distribution))
+  training.train(resolved.config, args.data_dir, args.dataset, args.model_dir, options)
+
+
 def main(argv=None):
   args = _parser().parse_args(argv)
   logs.setup(args.verbose)
-  try:
-    # A new run from a snapshot takes the snapshot's recorded config.
-    config_dir = args.model_dir
-    if args.init_from and model_dir_lib.read_config(args.model_dir) is None:
-      config_dir = args.init_from
-    resolved = model_dir_lib.resolve_config(config_dir, args.preset,
-                                            flags.config_overrides(args))
-    if args.sigma_late is not None and not resolved.config.SIGMA_LATE_STEP:
-      raise ValueError('--sigma_late %g has no step to start from; give --sigma_late_step '
-                       '(e.g. 100000 for a 130000-step run).' % args.sigma_late)
-    if resolved.recorded:
-      logs.logger.info('Training on with the config recorded in %s.', resolved.source)
-    distribution = distribute_lib.make_distribution(
-        args.distribution, num_gpus=args.num_gpus,
-        devices=(None if args.devices is None else
-                 [name.strip() for name in args.devices.split(',') if name.strip()]))
-    options = training.TrainOptions(**dict(
-        {name: getattr(args, name) for name in training.TrainOptions._fields
-         if hasattr(args, name)}, distribution=distribution))
-    training.train(resolved.config, args.data_dir, args.dataset, args.model_dir, options)
-  except (ValueError, IOError) as error:
-    print('train_gqn_draw.py: error: %s' % error, file=sys.stderr)
-    return interrupts.EXIT_BAD_INPUT
-  except interrupts.TrainingStopped as stopped:  # a signal, or a non-finite loss
-    print('train_gqn_draw.py: %s' % stopped, file=sys.stderr)
-    return stopped.exit_code
-  except KeyboardInterrupt:
-    # Ctrl-C before training started: nothing to save.
-    print('train_gqn_draw.py: interrupted before training started.', file=sys.stderr)
-    return interrupts.exit_code_of_signal(signal.SIGINT)
-  return 0
+  unused_result, code = interrupts.run_command(
+      'train_gqn_draw.py', lambda: _train(args),
+      'it trains on from the last checkpoint in --model_dir.')
+  return code
 
 
 if __name__ == '__main__':

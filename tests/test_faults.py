@@ -218,14 +218,17 @@ def test_layout_hints_say_where_the_data_is():
 
 # The command line: one line and exit code 2 -------------------------------------------
 
-def _main(args, capfd, caplog=None):
-  """(exit code, stderr, log) of train_gqn_draw.main; asserts there is no stack trace."""
-  if caplog is not None:
-    caplog.clear()
+def _main(args, capfd):
+  """(exit code, stderr) of train_gqn_draw.main; asserts there is no stack trace.
+
+  stderr holds the gqn logger's lines too: the command's logs.setup() writes them there
+  and stops them from reaching the root logger, where caplog would listen.
+  """
+  capfd.readouterr()
   code = train_gqn_draw.main(args)
   err = capfd.readouterr().err
   assert 'Traceback' not in err
-  return code, err, caplog.text if caplog is not None else ''
+  return code, err
 
 
 
@@ -252,8 +255,8 @@ def test_dataset_problems_are_one_line_and_exit_2(tmp_path, capfd, fake_data_dir
       (wrong_size, [], 'holds scenes of 10 views of 32x32 pixels'),
   ]
   for data_dir, extra, phrase in cases:
-    code, err, _ = _main(_train_args(data_dir, model_dir, '--preset', 'tiny',
-                                  '--max_steps', '1', *extra), capfd)
+    code, err = _main(_train_args(data_dir, model_dir, '--preset', 'tiny',
+                              '--max_steps', '1', *extra), capfd)
     assert code == 2, err
     line = _last_line(err)
     assert line.startswith('train_gqn_draw.py: error: ') and phrase in line, line
@@ -268,7 +271,7 @@ def test_config_file_with_unknown_key_or_wrong_type_is_refused(tmp_path, capfd, 
                          ({'SEQ_LENGTH': '8'}, "key 'SEQ_LENGTH' is '8' (str)")):
     with open(path, 'w') as f:
       f.write(json.dumps(values))
-    code, err, _ = _main(_train_args(fake_data_dir, model_dir, '--max_steps', '1'), capfd)
+    code, err = _main(_train_args(fake_data_dir, model_dir, '--max_steps', '1'), capfd)
     assert code == 2
     assert phrase in _last_line(err) and path in _last_line(err)
     code = eval_gqn.main(['--model_dir', model_dir, '--data_dir', fake_data_dir,
@@ -283,7 +286,7 @@ def test_checkpoint_that_does_not_fit_the_config_is_refused(tmp_path, capfd, tin
   model_dir = str(tmp_path / 'model')
   shutil.copytree(tiny_model, model_dir)
   os.remove(os.path.join(model_dir, 'gqn_config.json'))  # As in tf-gqn's snapshots.
-  code, err, _ = _main(_train_args(fake_data_dir, model_dir, '--max_steps', '6'), capfd)
+  code, err = _main(_train_args(fake_data_dir, model_dir, '--max_steps', '6'), capfd)
   assert code == 2
   line = _last_line(err)
   assert 'does not fit the config' in line
@@ -296,7 +299,7 @@ def test_checkpoint_that_does_not_fit_the_config_is_refused(tmp_path, capfd, tin
 
 @pytest.mark.slow
 def test_bad_record_stops_training_after_a_checkpoint_then_skipping_trains_on(
-    tmp_path, capfd, caplog):
+    tmp_path, capfd):
   data_dir = str(tmp_path / 'data')
   paths = fake_data.write_fake_dataset(data_dir, DATASET, 'train', num_files=2,
                                        scenes_per_file=4)
@@ -305,8 +308,8 @@ def test_bad_record_stops_training_after_a_checkpoint_then_skipping_trains_on(
   with open(paths[1], 'wb') as f:
     f.write(data[:len(data) // 2])  # A download that stopped half-way.
   model_dir = str(tmp_path / 'model')
-  code, err, _ = _main(_train_args(data_dir, model_dir, '--preset', 'tiny', '--max_steps',
-                                '20'), capfd)
+  code, err = _main(_train_args(data_dir, model_dir, '--preset', 'tiny', '--max_steps',
+                            '20'), capfd)
   assert code == 2
   line = _last_line(err)
   assert line.startswith('train_gqn_draw.py: error: %s is truncated' % paths[1]), line
@@ -314,8 +317,8 @@ def test_bad_record_stops_training_after_a_checkpoint_then_skipping_trains_on(
   reached = tf.train.load_variable(tf.train.latest_checkpoint(model_dir), 'global_step')
   assert 1 <= reached < 20
 
-  code, _, log = _main(_train_args(data_dir, model_dir, '--max_steps', '8',
-                                  '--skip_corrupt_records'), capfd, caplog)
+  code, log = _main(_train_args(data_dir, model_dir, '--max_steps', '8',
+                               '--skip_corrupt_records'), capfd)
   assert code == 0
   assert 'Continuing from %s/model.ckpt-%d' % (model_dir, reached) in log
   assert 'Skipped 1 bad records in 1 files: %s (1)' % paths[1] in log
@@ -328,9 +331,9 @@ def test_bad_record_stops_training_after_a_checkpoint_then_skipping_trains_on(
 def test_nan_loss_stops_naming_the_step_and_no_checkpoint_holds_it(
     tmp_path, capfd, fake_data_dir):
   model_dir = str(tmp_path / 'model')
-  code, err, _ = _main(_train_args(fake_data_dir, model_dir, '--preset', 'tiny',
-                                '--max_steps', '20', '--chkpt_steps', '1',
-                                '--adam_lr_alpha', '1e30', '--adam_lr_beta', '1e30'),
+  code, err = _main(_train_args(fake_data_dir, model_dir, '--preset', 'tiny',
+                            '--max_steps', '20', '--chkpt_steps', '1',
+                            '--adam_lr_alpha', '1e30', '--adam_lr_beta', '1e30'),
                     capfd)
   assert code == interrupts.EXIT_NON_FINITE_LOSS == 3
   match = re.search(r'Training stopped at step (\d+): the loss is (nan|inf|-inf)\. ',
@@ -429,7 +432,7 @@ def test_incomplete_checkpoints_fall_back_to_the_newest_complete_one(tmp_path, t
 
 @pytest.mark.slow
 def test_leftovers_of_a_kill_during_a_save_do_not_break_the_restart(
-    tmp_path, capfd, caplog, tiny_model, fake_data_dir):
+    tmp_path, capfd, tiny_model, fake_data_dir):
   model_dir = _copy(tiny_model, tmp_path)
   # A save of step 6 cut short by kill -9: TF writes into a temp directory, then the
   # data, the index and last the `checkpoint` file; and one with its index missing.
@@ -443,10 +446,9 @@ def test_leftovers_of_a_kill_during_a_save_do_not_break_the_restart(
     f.write(b'\0' * 10)
   data = glob.glob(os.path.join(model_dir, 'model.ckpt-4.data-*'))[0]
   shutil.copy(data, data.replace('ckpt-4', 'ckpt-5'))
-  code, err, log = _main(_train_args(fake_data_dir, model_dir, '--max_steps', '6'), capfd,
-                         caplog)
+  code, err = _main(_train_args(fake_data_dir, model_dir, '--max_steps', '6'), capfd)
   assert code == 0, err
-  assert 'Continuing from %s/model.ckpt-4 (global step 4)' % model_dir in log
+  assert 'Continuing from %s/model.ckpt-4 (global step 4)' % model_dir in err
   assert tf.train.latest_checkpoint(model_dir).endswith('model.ckpt-6')
   # The partial writes, which TF neither reads nor removes, are gone.
   assert not os.path.exists(temp) and not os.path.exists(meta_tmp)
@@ -454,7 +456,7 @@ def test_leftovers_of_a_kill_during_a_save_do_not_break_the_restart(
 
 @pytest.mark.slow
 def test_eval_stops_at_a_bad_record_or_skips_it_and_refuses_a_damaged_checkpoint(
-    tmp_path, capfd, caplog, tiny_model, fake_data_dir):
+    tmp_path, capfd, tiny_model, fake_data_dir):
   data_dir = str(tmp_path / 'data')
   shutil.copytree(fake_data_dir, data_dir)
   damaged = gqn_tfr_provider.dataset_files(DATASET, data_dir, 'test')[1]
@@ -471,9 +473,8 @@ def test_eval_stops_at_a_bad_record_or_skips_it_and_refuses_a_damaged_checkpoint
   assert _last_line(err).startswith('eval_gqn.py: error: %s is truncated' % damaged)
   assert not os.path.exists(os.path.join(output_dir, 'metrics.json'))  # No partial metrics.
 
-  caplog.clear()
   assert eval_gqn.main(args + ['--skip_corrupt_records']) == 0
-  assert 'Skipped 1 bad records in 1 files: %s (1)' % damaged in caplog.text
+  assert 'Skipped 1 bad records in 1 files: %s (1)' % damaged in capfd.readouterr().err
   with open(os.path.join(output_dir, 'metrics.json')) as f:
     assert json.load(f)['num_examples'] == 4 + 2  # The intact file and 2 readable records.
 
