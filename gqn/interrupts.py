@@ -5,7 +5,7 @@ same command. SIGINT (Ctrl-C) and SIGTERM (`kill`, a batch scheduler's pre-empti
 training after the step in flight; the Estimator's CheckpointSaverHook then saves the
 state of that step (`StopOnSignals`). A second signal ends the process at once.
 
-Exit codes of the entry points (train_gqn_draw.py, eval_gqn.py; demo.py and results.py
+Exit codes of the entry points (eval_gqn.py; train_gqn_draw.py, demo.py and results.py
 through `run_command`, which prints the reason in one line):
 
   0    done
