@@ -391,6 +391,21 @@ def test_a_stopped_demo_or_results_says_why_in_one_line(command, function, stop,
   assert 'Traceback' not in captured.out
 
 
+@pytest.mark.parametrize('stop,code,says', [
+    (interrupts.TrainingInterrupted(signal.SIGTERM, 9, '/m/model.ckpt-9'), 143,
+     'Stopped by SIGTERM at step 9; saved /m/model.ckpt-9. Run the same command'),
+    (KeyboardInterrupt(), 130, 'interrupted. Run it again to go on: it trains on from the '
+     'last checkpoint in --model_dir.')])
+def test_a_stopped_training_says_why_in_one_line(stop, code, says, monkeypatch, capsys):
+  def stopped(unused_args):
+    raise stop
+  monkeypatch.setattr(train_gqn_draw, '_train', stopped)
+  assert train_gqn_draw.main(['--data_dir', '/nowhere', '--model_dir', '/nowhere']) == code
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1, err
+  assert err[0].startswith('train_gqn_draw.py: ') and says in err[0], err[0]
+
+
 # Checkpoints -----------------------------------------------------------------------------
 
 def _copy(model_dir, tmp_path, name='model'):
